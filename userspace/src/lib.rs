@@ -1,0 +1,1 @@
+//! strbox userspace library.
