@@ -1,1 +1,3 @@
 //! strbox userspace library.
+
+pub mod guest;

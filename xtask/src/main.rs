@@ -1,1 +1,233 @@
-fn main() {}
+//! `cargo xtask`: strbox's build-and-boot pipeline.
+//!
+//! Stages, each printing one progress line: install missing tools (`setup`),
+//! fetch/configure/build a Rust-enabled kernel per arch (`kernel`, cached
+//! under `~/.cache/strbox/kernel/`), build `strbox.ko` against it (`kmod`),
+//! build the static musl guest binaries and pack an initramfs (`guest`),
+//! boot QEMU and collect the results (`qemu`, `results`).
+
+mod arch;
+mod gen_tables;
+mod guest;
+mod kernel;
+mod kmod;
+mod qemu;
+mod results;
+mod setup;
+mod util;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use arch::Arch;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "strbox build, boot and test pipeline")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum ArchArg {
+    X86_64,
+    Aarch64,
+    All,
+}
+
+impl ArchArg {
+    fn arches(self) -> Vec<Arch> {
+        match self {
+            ArchArg::X86_64 => vec![Arch::X86_64],
+            ArchArg::Aarch64 => vec![Arch::Aarch64],
+            ArchArg::All => vec![Arch::X86_64, Arch::Aarch64],
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build kernel + module + guest tests and run the suite in QEMU.
+    QemuTest {
+        #[arg(long, value_enum, default_value = "x86-64")]
+        arch: ArchArg,
+        /// Boot the debug kernel (KASAN, lockdep, kmemleak, ...).
+        #[arg(long)]
+        debug: bool,
+        /// Only run guest tests whose name contains this string.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Seconds before a boot is declared hung.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+    /// Boot the image with the module loaded and run CMD (or a shell) in it.
+    QemuRun {
+        #[arg(long, value_enum, default_value = "x86-64")]
+        arch: ArchArg,
+        #[arg(long)]
+        debug: bool,
+        /// Host file to copy into the guest under /mnt/host/ (repeatable).
+        #[arg(long)]
+        add: Vec<PathBuf>,
+        /// Do not load strbox.ko before running CMD.
+        #[arg(long)]
+        no_module: bool,
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+        /// Command and arguments to run in the guest.
+        #[arg(last = true)]
+        cmd: Vec<String>,
+    },
+    /// Build strbox.ko against your own Rust-enabled kernel build tree.
+    BuildKmod {
+        /// Kernel build directory (where `make` was run, or its O= dir).
+        #[arg(long)]
+        kdir: PathBuf,
+        #[arg(long, value_enum, default_value = "x86-64")]
+        arch: ArchArg,
+    },
+    /// Install missing build dependencies (done by qemu-test too).
+    Setup {
+        #[arg(long, value_enum, default_value = "all")]
+        arch: ArchArg,
+    },
+    /// Build (or reuse) the cached kernel and print its build directory.
+    Kernel {
+        #[arg(long, value_enum, default_value = "x86-64")]
+        arch: ArchArg,
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Regenerate uapi's syscall/constant tables from the kernel sources.
+    GenTables {
+        /// Kernel source tree (default: the extracted linux-source-6.12).
+        #[arg(long)]
+        ksrc: Option<PathBuf>,
+        /// Fail if the committed tables differ; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::QemuTest {
+            arch,
+            debug,
+            filter,
+            timeout,
+        } => {
+            let mut total = results::Summary::default();
+            let mut ok = true;
+            for a in arch.arches() {
+                let img = prepare(
+                    a,
+                    debug,
+                    guest::Mode::Test {
+                        filter: filter.clone(),
+                    },
+                    &[],
+                )?;
+                let out = qemu::boot(&img, timeout, qemu::Output::Tests)?;
+                let r = results::parse(&out.console, a.name());
+                r.print();
+                ok &= r.ok();
+                total.add(&r.summary);
+            }
+            println!("{}", total.line());
+            if !ok {
+                bail!("qemu-test failed");
+            }
+            Ok(())
+        }
+        Cmd::QemuRun {
+            arch,
+            debug,
+            add,
+            no_module,
+            timeout,
+            cmd,
+        } => {
+            let arches = arch.arches();
+            if arches.len() != 1 {
+                bail!("qemu-run boots one arch: pass --arch x86-64 or --arch aarch64");
+            }
+            let how = if cmd.is_empty() {
+                qemu::Output::Interactive
+            } else {
+                qemu::Output::Command
+            };
+            let mode = guest::Mode::Run {
+                cmd,
+                load_module: !no_module,
+            };
+            let img = prepare(arches[0], debug, mode, &add)?;
+            let out = qemu::boot(&img, timeout, how)?;
+            std::process::exit(out.exit_code.unwrap_or(125));
+        }
+        Cmd::BuildKmod { kdir, arch } => {
+            let arches = arch.arches();
+            if arches.len() != 1 {
+                bail!("build-kmod builds for one arch");
+            }
+            let ko = kmod::build_external(arches[0], &kdir)?;
+            println!("{}", ko.display());
+            Ok(())
+        }
+        Cmd::Setup { arch } => setup::ensure(&arch.arches()),
+        Cmd::Kernel { arch, debug } => {
+            setup::ensure(&arch.arches())?;
+            for a in arch.arches() {
+                let k = kernel::build(a, debug)?;
+                println!("{}", k.dir.display());
+            }
+            Ok(())
+        }
+        Cmd::GenTables { ksrc, check } => {
+            let ksrc = match ksrc {
+                Some(p) => p,
+                None => {
+                    setup::ensure_packages(&["linux-source-6.12", "xz-utils"])?;
+                    kernel::source()?.tree
+                }
+            };
+            gen_tables::run(&ksrc, check)
+        }
+    }
+}
+
+/// Everything needed to boot one arch: kernel image, initramfs.
+pub struct Image {
+    pub arch: Arch,
+    pub kernel: PathBuf,
+    pub initramfs: PathBuf,
+    pub log: PathBuf,
+}
+
+fn prepare(a: Arch, debug: bool, mode: guest::Mode, add: &[PathBuf]) -> Result<Image> {
+    setup::ensure(&[a])?;
+    let k = kernel::build(a, debug)?;
+    let ko = kmod::build(a, &k)?;
+    let bins = guest::build_binaries(a)?;
+    let initramfs = guest::initramfs(a, &k, &ko, &bins, &mode, add)?;
+    Ok(Image {
+        arch: a,
+        kernel: k.image.clone(),
+        initramfs,
+        log: util::target_dir().join("qemu").join(format!(
+            "{}{}.log",
+            a.name(),
+            if debug { "-debug" } else { "" }
+        )),
+    })
+}

@@ -1,0 +1,43 @@
+//! PID 1 of strbox's QEMU guests (see `strbox::guest::harness`).
+
+use strbox::guest::{self, harness};
+
+fn main() {
+    if std::process::id() != 1 {
+        // Outside the VM: run the selected tests in this process tree
+        // without module load/unload or power-off (e.g. from a shell).
+        let filter = std::env::args().nth(1);
+        for t in guest::all() {
+            if filter.as_deref().is_none_or(|f| t.name.contains(f)) {
+                let r = harness::run_one(t);
+                println!("{}: {:?}", t.name, r);
+            }
+        }
+        return;
+    }
+    harness::early_init();
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    if cmdline.split_whitespace().any(|w| w == "strbox.trial") {
+        // xtask's KVM trial boot: prove we got here, then leave.
+        println!("@@done");
+        harness::power_off();
+    }
+    match harness::read_mode() {
+        harness::Mode::Test { filter } => {
+            harness::run_tests(filter.as_deref(), &guest::all());
+            harness::dump_kernel_log();
+        }
+        harness::Mode::Run { argv, load_module } => {
+            if load_module {
+                if let Err(e) = guest::util::load_module() {
+                    println!("@@e strbox-guest: finit_module(/strbox.ko): {e}");
+                }
+            }
+            let code = harness::run_command(&argv);
+            harness::dump_kernel_log();
+            println!("@@exit {code}");
+        }
+    }
+    println!("@@done");
+    harness::power_off();
+}

@@ -1,0 +1,333 @@
+//! PID 1 of the test VM: mounts, loads the module, runs each test in its
+//! own child, unloads the module, dumps the kernel log, reboots.
+//!
+//! Console protocol read by `xtask/src/results.rs`:
+//! - KTAP (`KTAP version 1`, `1..N`, `ok N name`, `not ok N name # why`,
+//!   `ok N name # SKIP why`), diagnostics as `# ...` lines;
+//! - `@@k <text>`: one kernel log record (dumped at the end);
+//! - `@@o <text>` / `@@e <text>`: a line of the run command's stdout/stderr;
+//! - `@@exit <code>`: the run command's exit status;
+//! - `@@done`: the guest finished normally.
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use super::util;
+use super::Test;
+
+/// What /etc/strbox-run asks for.
+pub enum Mode {
+    /// Run the test suite (tests whose name contains `filter`, if set).
+    Test { filter: Option<String> },
+    /// Run a command (or a shell), optionally with the module loaded.
+    Run {
+        argv: Vec<String>,
+        load_module: bool,
+    },
+}
+
+/// Reads /etc/strbox-run: `mode=test|run`, `filter=S`, `module=0|1`,
+/// `arg=S` (repeated).
+pub fn read_mode() -> Mode {
+    let text = std::fs::read_to_string("/etc/strbox-run").unwrap_or_default();
+    let mut mode = "test";
+    let mut filter = None;
+    let mut argv = Vec::new();
+    let mut load = true;
+    for l in text.lines() {
+        match l.split_once('=') {
+            Some(("mode", v)) if v == "run" => mode = "run",
+            Some(("filter", v)) => filter = Some(v.to_string()),
+            Some(("module", v)) => load = v != "0",
+            Some(("arg", v)) => argv.push(v.to_string()),
+            _ => {}
+        }
+    }
+    if mode == "run" {
+        Mode::Run {
+            argv,
+            load_module: load,
+        }
+    } else {
+        Mode::Test { filter }
+    }
+}
+
+fn mount(src: &str, target: &str, fstype: &str) {
+    let _ = std::fs::create_dir_all(target);
+    let (s, t, f) = (
+        CString::new(src).unwrap(),
+        CString::new(target).unwrap(),
+        CString::new(fstype).unwrap(),
+    );
+    // SAFETY: valid C strings; no data argument.
+    let r = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), 0, std::ptr::null()) };
+    if r != 0 {
+        println!(
+            "# mount {fstype} on {target}: {}",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+/// Sets up the minimal userland: /proc, /sys, /dev, /tmp, tracefs.
+pub fn early_init() {
+    mount("proc", "/proc", "proc");
+    mount("sysfs", "/sys", "sysfs");
+    mount("devtmpfs", "/dev", "devtmpfs");
+    mount("tmpfs", "/tmp", "tmpfs");
+    mount("tracefs", "/sys/kernel/tracing", "tracefs");
+    std::env::set_var("PATH", "/bin:/mnt/host");
+}
+
+/// Flushes and ends the VM (QEMU runs with -no-reboot, so a reboot exits).
+pub fn power_off() -> ! {
+    let _ = io::stdout().flush();
+    // SAFETY: sync and reboot take no pointers.
+    unsafe {
+        libc::sync();
+        libc::reboot(libc::RB_AUTOBOOT);
+    }
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn ktap(n: usize, name: &str, res: &Result<(), String>) {
+    let mut out = io::stdout().lock();
+    let line = match res {
+        Ok(()) => format!("ok {n} {name}\n"),
+        Err(e) if e.starts_with("skip:") => {
+            format!(
+                "ok {n} {name} # SKIP {}\n",
+                e.trim_start_matches("skip:").trim()
+            )
+        }
+        Err(e) => format!("not ok {n} {name} # {}\n", e.replace('\n', " ")),
+    };
+    // One write per result line, so it is not torn by other output.
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
+}
+
+/// Per-test time limit.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs one test in a forked child in its own process group; kills the
+/// whole group afterwards so no stray filtered task outlives the test.
+pub fn run_one(t: &Test) -> Result<(), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("pipe: {}", io::Error::last_os_error()));
+    }
+    let _ = io::stdout().flush();
+    // SAFETY: PID 1 is single-threaded here.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        // SAFETY: in the child: own process group, then run the test.
+        unsafe {
+            libc::setpgid(0, 0);
+            libc::close(fds[0]);
+        }
+        let res = std::panic::catch_unwind(t.run).unwrap_or_else(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(format!("panicked: {msg}"))
+        });
+        let _ = io::stdout().flush();
+        let (code, msg) = match res {
+            Ok(()) => (0, String::new()),
+            Err(e) => (1, e),
+        };
+        // SAFETY: fds[1] is the pipe's write end; msg outlives the call.
+        unsafe {
+            libc::write(fds[1], msg.as_ptr().cast(), msg.len());
+            libc::_exit(code);
+        }
+    }
+    // SAFETY: parent: close the write end; ignore EACCES races on setpgid.
+    unsafe {
+        libc::setpgid(pid, pid);
+        libc::close(fds[1]);
+    }
+    let start = Instant::now();
+    let mut status = 0;
+    let mut timed_out = false;
+    loop {
+        // SAFETY: status is a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if r == pid {
+            break;
+        }
+        if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            return Err(format!("waitpid: {}", io::Error::last_os_error()));
+        }
+        if start.elapsed() > TEST_TIMEOUT {
+            timed_out = true;
+            // SAFETY: kill the test's process group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Kill leftovers in the test's group, then reap every zombie we own.
+    // SAFETY: signals/waits with no pointers except the status out-param.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+        let mut st = 0;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+            if r <= 0 {
+                if r < 0 {
+                    break; // ECHILD: nothing left
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    let mut msg = String::new();
+    // SAFETY: fds[0] is the read end, owned here.
+    let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+    let _ = f.read_to_string(&mut msg);
+    if timed_out {
+        return Err(format!("timed out after {}s", TEST_TIMEOUT.as_secs()));
+    }
+    if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+        return Ok(());
+    }
+    if msg.is_empty() {
+        msg = format!("test process ended with {}", util::describe_status(status));
+    }
+    Err(msg)
+}
+
+/// The test suite, as KTAP on the console.
+pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
+    let selected: Vec<&&Test> = tests
+        .iter()
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+        .collect();
+    println!("KTAP version 1");
+    println!("1..{}", selected.len() + 2);
+    let mut n = 1;
+    let loaded = util::load_module().map_err(|e| format!("finit_module: {e}"));
+    ktap(n, "module_load", &loaded);
+    for t in &selected {
+        n += 1;
+        let res = if loaded.is_ok() {
+            run_one(t)
+        } else {
+            Err("skip: module not loaded".into())
+        };
+        ktap(n, t.name, &res);
+    }
+    n += 1;
+    let unloaded = if loaded.is_ok() {
+        unload_when_idle()
+    } else {
+        Err("skip: module not loaded".into())
+    };
+    ktap(n, "module_unload", &unloaded);
+}
+
+/// rmmod, allowing a grace period for tasks freed by RCU after they exit.
+fn unload_when_idle() -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match util::unload_module() {
+            Ok(()) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(format!("delete_module: {e}")),
+        }
+    }
+    match util::module_listed() {
+        Ok(false) => Ok(()),
+        Ok(true) => Err("strbox still in /proc/modules after unload".into()),
+        Err(e) => Err(format!("/proc/modules: {e}")),
+    }
+}
+
+/// Prints the whole kernel log, one `@@k` line per record.
+pub fn dump_kernel_log() {
+    let mut out = io::stdout().lock();
+    for rec in util::kmsg_read_all() {
+        let _ = writeln!(out, "@@k {rec}");
+    }
+    let _ = out.flush();
+}
+
+/// Runs a command with its output framed, returns its exit code.
+pub fn run_command(argv: &[String]) -> i32 {
+    use std::process::{Command, Stdio};
+    let (prog, args) = match argv.split_first() {
+        Some(p) => p,
+        None => {
+            let sh = ["/bin/sh", "/mnt/host/sh", "/mnt/host/busybox"]
+                .into_iter()
+                .find(|p| std::path::Path::new(p).exists());
+            return match sh {
+                Some(sh) => {
+                    // Interactive: hand the console over unframed.
+                    let s = Command::new(sh).status();
+                    s.ok().and_then(|s| s.code()).unwrap_or(127)
+                }
+                None => {
+                    println!("@@e no command given and no /bin/sh in the guest");
+                    println!("@@e add one: cargo xtask qemu-run --add /path/to/static/busybox -- /mnt/host/busybox sh");
+                    127
+                }
+            };
+        }
+    };
+    let child = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            println!("@@e strbox-guest: cannot run {prog}: {e}");
+            return 127;
+        }
+    };
+    let so = child.stdout.take().expect("piped");
+    let se = child.stderr.take().expect("piped");
+    let t = std::thread::spawn(move || frame(se, "@@e "));
+    frame(so, "@@o ");
+    let _ = t.join();
+    let st = child.wait().map(|s| {
+        use std::os::unix::process::ExitStatusExt;
+        s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+    });
+    st.unwrap_or(125)
+}
+
+fn frame(r: impl Read, prefix: &str) {
+    use std::io::BufRead;
+    let mut br = io::BufReader::new(r);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match br.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let text = text.strip_suffix('\n').unwrap_or(&text);
+                let msg = format!("{prefix}{text}\n");
+                let _ = io::stdout().lock().write_all(msg.as_bytes());
+            }
+        }
+    }
+}

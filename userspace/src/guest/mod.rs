@@ -1,0 +1,37 @@
+//! The guest test suite: runs inside QEMU as PID 1 (`strbox-guest`), with
+//! `strbox.ko` loaded. Each test runs in its own freshly forked child
+//! process (own process group, time limit) because filters are irreversible.
+//!
+//! To add tests: write `pub static TESTS: &[Test]` in a submodule and add it
+//! to [`all`].
+
+pub mod harness;
+pub mod module;
+pub mod util;
+
+/// Outcome of one test: `Err("skip: why")` skips, any other `Err` fails.
+pub type TestResult = Result<(), String>;
+
+/// One guest test.
+pub struct Test {
+    /// KTAP name (unique, no spaces).
+    pub name: &'static str,
+    /// The test body; runs in a forked child.
+    pub run: fn() -> TestResult,
+}
+
+/// Every guest test, in run order.
+pub fn all() -> Vec<&'static Test> {
+    let groups: &[&'static [Test]] = &[module::TESTS];
+    groups.iter().flat_map(|g| g.iter()).collect()
+}
+
+/// Fails with a formatted message unless `cond` holds.
+#[macro_export]
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}

@@ -1,0 +1,77 @@
+//! The module itself: loaded, listed, harmless to unfiltered tasks.
+
+use super::util::module_listed;
+use super::{Test, TestResult};
+use crate::ensure;
+
+/// Module-level tests (load happens in the harness before all tests,
+/// unload after all of them).
+pub static TESTS: &[Test] = &[
+    Test {
+        name: "module_listed",
+        run: module_is_listed,
+    },
+    Test {
+        name: "unfiltered_task_unaffected",
+        run: unfiltered_task_unaffected,
+    },
+];
+
+fn module_is_listed() -> TestResult {
+    ensure!(
+        module_listed().map_err(|e| e.to_string())?,
+        "strbox missing from /proc/modules"
+    );
+    let m = std::fs::read_to_string("/proc/modules").map_err(|e| e.to_string())?;
+    let line = m.lines().find(|l| l.starts_with("strbox ")).unwrap_or("");
+    ensure!(line.contains("Live"), "strbox not Live: {line:?}");
+    Ok(())
+}
+
+/// A task with no filter sees every ordinary syscall behave normally, over
+/// many iterations (the probe is attached to every syscall of every task).
+fn unfiltered_task_unaffected() -> TestResult {
+    // SAFETY: plain syscalls with no pointer arguments.
+    let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
+    ensure!(pid > 1 && ppid >= 1, "getpid {pid} getppid {ppid}");
+    let devnull = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| format!("open /dev/null: {e}"))?;
+    use std::os::fd::AsRawFd;
+    let fd = devnull.as_raw_fd();
+    let buf = [0x55u8; 64];
+    for i in 0..20_000 {
+        // SAFETY: plain syscalls; buf outlives the calls and is 64 bytes.
+        unsafe {
+            ensure!(libc::getpid() == pid, "iteration {i}: getpid changed");
+            ensure!(libc::getppid() == ppid, "iteration {i}: getppid changed");
+            let w = libc::write(fd, buf.as_ptr().cast(), buf.len());
+            ensure!(w == 64, "iteration {i}: write(/dev/null) = {w}");
+            let r = libc::read(fd, buf.as_ptr() as *mut _, 0);
+            ensure!(r == 0, "iteration {i}: read = {r}");
+            let mut ts: libc::timespec = std::mem::zeroed();
+            ensure!(
+                libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) == 0,
+                "iteration {i}: clock_gettime failed"
+            );
+        }
+    }
+    // An invalid syscall still fails with ENOSYS, a bad fd with EBADF.
+    // SAFETY: syscall numbers/arguments that touch no memory.
+    let r = unsafe { libc::syscall(100_000) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    ensure!(
+        r == -1 && e == Some(libc::ENOSYS),
+        "syscall(100000) = {r}, {e:?}"
+    );
+    // SAFETY: closing a number that is not an open fd.
+    let r = unsafe { libc::close(9999) };
+    let e = std::io::Error::last_os_error().raw_os_error();
+    ensure!(
+        r == -1 && e == Some(libc::EBADF),
+        "close(9999) = {r}, {e:?}"
+    );
+    Ok(())
+}

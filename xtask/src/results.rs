@@ -1,0 +1,301 @@
+//! Reads the guest console: KTAP results plus the kernel log.
+//!
+//! A run passes only if the guest said `@@done`, every planned test
+//! reported, none failed, and the kernel log (console and the `@@k` dump of
+//! /dev/kmsg) has none of [`BAD_KERNEL_PATTERNS`].
+
+/// Kernel log text that fails a run wherever it appears.
+pub const BAD_KERNEL_PATTERNS: &[&str] = &[
+    "BUG:",
+    "WARNING:",
+    "Oops",
+    "KASAN",
+    "Kernel panic",
+    "Call Trace",
+    "possible circular locking dependency",
+    "possible recursive locking",
+    "inconsistent lock state",
+    "suspicious RCU usage",
+    "lockdep",
+    "suspected memory leak",
+    "UBSAN",
+    "general protection fault",
+    "Unable to handle kernel",
+];
+
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+}
+
+impl Summary {
+    pub fn add(&mut self, o: &Summary) {
+        self.passed += o.passed;
+        self.failed += o.failed;
+        self.skipped += o.skipped;
+    }
+    /// The closing line: `N passed, N failed, N skipped`.
+    pub fn line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub arch: String,
+    pub summary: Summary,
+    /// Run-level problems (boot failure, timeout, kernel log findings).
+    pub problems: Vec<String>,
+    pub failures: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.summary.failed == 0 && self.problems.is_empty()
+    }
+    pub fn print(&self) {
+        for f in &self.failures {
+            println!("FAILED {}/{f}", self.arch);
+        }
+        for p in &self.problems {
+            println!("PROBLEM {}: {p}", self.arch);
+        }
+        println!("{}: {}", self.arch, self.summary.line());
+    }
+}
+
+enum Line<'a> {
+    Ok(&'a str),
+    Skip(&'a str, &'a str),
+    NotOk(&'a str, &'a str),
+}
+
+fn result_line(l: &str) -> Option<Line<'_>> {
+    let (ok, rest) = if let Some(r) = l.strip_prefix("not ok ") {
+        (false, r)
+    } else if let Some(r) = l.strip_prefix("ok ") {
+        (true, r)
+    } else {
+        return None;
+    };
+    let (_num, rest) = rest.split_once(' ')?;
+    let (name, why) = match rest.split_once(" # ") {
+        Some((n, w)) => (n, w),
+        None => (rest, ""),
+    };
+    Some(if !ok {
+        Line::NotOk(name, why)
+    } else if let Some(w) = why.strip_prefix("SKIP") {
+        Line::Skip(name, w.trim())
+    } else {
+        Line::Ok(name)
+    })
+}
+
+/// The line printed live for a console line, if it is a test result.
+pub fn live_line(l: &str, arch: &str) -> Option<String> {
+    Some(match result_line(l)? {
+        Line::Ok(n) => format!("PASS {arch}/{n}"),
+        Line::Skip(n, w) => format!("SKIP {arch}/{n}: {w}"),
+        Line::NotOk(n, w) => format!("FAIL {arch}/{n}: {w}"),
+    })
+}
+
+pub fn parse(console: &str, arch: &str) -> Report {
+    let mut r = Report {
+        arch: arch.to_string(),
+        summary: Summary::default(),
+        problems: Vec::new(),
+        failures: Vec::new(),
+    };
+    let mut plan = None;
+    let mut seen = 0usize;
+    let mut done = false;
+    for l in console.lines() {
+        if let Some(n) = l.strip_prefix("1..") {
+            plan = n.trim().parse::<usize>().ok();
+        }
+        if l == "@@done" {
+            done = true;
+        }
+        if l == "@@timeout" {
+            r.problems.push("timed out (guest hung or too slow)".into());
+        }
+        if let Some(s) = l.strip_prefix("@@qemu-exit ") {
+            r.problems.push(format!("QEMU exited abnormally: {s}"));
+        }
+        match result_line(l) {
+            Some(Line::Ok(_)) => {
+                seen += 1;
+                r.summary.passed += 1;
+            }
+            Some(Line::Skip(..)) => {
+                seen += 1;
+                r.summary.skipped += 1;
+            }
+            Some(Line::NotOk(n, w)) => {
+                seen += 1;
+                r.summary.failed += 1;
+                r.failures.push(format!("{n}: {w}"));
+            }
+            None => {
+                // Kernel log: console lines that are not ours, and the
+                // @@k dump. Our own KTAP/diagnostic lines are skipped.
+                let k = l.strip_prefix("@@k ").unwrap_or(l);
+                let ours = l.starts_with('#') || l.starts_with("@@o ") || l.starts_with("@@e ");
+                if !ours {
+                    if let Some(p) = BAD_KERNEL_PATTERNS.iter().find(|p| k.contains(*p)) {
+                        r.problems
+                            .push(format!("kernel log has {p:?}: {}", k.trim()));
+                    }
+                }
+            }
+        }
+    }
+    match plan {
+        None => r
+            .problems
+            .push("no KTAP plan: the guest suite never started (boot failure?)".into()),
+        Some(p) if p != seen => {
+            r.problems
+                .push(format!("planned {p} tests, {seen} reported"));
+            r.summary.failed += p.saturating_sub(seen);
+        }
+        _ => {}
+    }
+    if !done {
+        r.problems
+            .push("the guest did not finish (@@done missing)".into());
+    }
+    r.problems.dedup();
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSING: &str = "\
+[    0.000000] Linux version 6.12.117 (strbox@strbox)
+[    0.100000] Kernel command line: console=ttyS0 panic=-1 oops=panic
+KTAP version 1
+1..3
+ok 1 module_load
+ok 2 module_listed
+ok 3 module_unload
+@@k strbox: loaded
+@@done
+";
+
+    #[test]
+    fn passing_run() {
+        let r = parse(PASSING, "x86_64");
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.summary.line(), "3 passed, 0 failed, 0 skipped");
+    }
+
+    #[test]
+    fn failing_test_fails_the_run() {
+        let log = PASSING.replace(
+            "ok 2 module_listed",
+            "not ok 2 module_listed # strbox missing",
+        );
+        let r = parse(&log, "x86_64");
+        assert!(!r.ok());
+        assert_eq!(
+            r.summary,
+            Summary {
+                passed: 2,
+                failed: 1,
+                skipped: 0
+            }
+        );
+        assert_eq!(
+            r.failures,
+            vec!["module_listed: strbox missing".to_string()]
+        );
+    }
+
+    #[test]
+    fn skip_is_counted_not_failed() {
+        let log = PASSING.replace("ok 2 module_listed", "ok 2 module_listed # SKIP no ia32");
+        let r = parse(&log, "x86_64");
+        assert!(r.ok());
+        assert_eq!(
+            r.summary,
+            Summary {
+                passed: 2,
+                failed: 0,
+                skipped: 1
+            }
+        );
+    }
+
+    /// A captured-shape log of a guest that oopsed mid-suite.
+    #[test]
+    fn oops_and_missing_results_fail() {
+        let log = "\
+KTAP version 1
+1..3
+ok 1 module_load
+[    3.1] BUG: kernel NULL pointer dereference, address: 0000000000000008
+[    3.1] Oops: 0002 [#1] PREEMPT SMP
+[    3.1] Call Trace:
+[    3.1] Kernel panic - not syncing: Fatal exception
+";
+        let r = parse(log, "x86_64");
+        assert!(!r.ok());
+        assert_eq!(r.summary.failed, 2, "two planned tests never reported");
+        assert!(r.problems.iter().any(|p| p.contains("BUG:")));
+        assert!(r.problems.iter().any(|p| p.contains("@@done")));
+    }
+
+    #[test]
+    fn warning_in_dumped_kernel_log_fails() {
+        let log = PASSING.replace(
+            "@@k strbox: loaded",
+            "@@k WARNING: CPU: 1 PID: 42 at kernel/fork.c:1 x",
+        );
+        assert!(!parse(&log, "aarch64").ok());
+    }
+
+    #[test]
+    fn no_boot_fails() {
+        let r = parse("qemu: could not load kernel\n", "x86_64");
+        assert!(!r.ok());
+        assert!(r.problems[0].contains("no KTAP plan"));
+    }
+
+    #[test]
+    fn timeout_fails() {
+        let log = PASSING.replace("@@done\n", "@@timeout\n");
+        assert!(!parse(&log, "x86_64").ok());
+    }
+
+    #[test]
+    fn test_diagnostics_are_not_kernel_findings() {
+        let log = PASSING.replace(
+            "ok 2 module_listed",
+            "# child: expected WARNING: in output\nok 2 module_listed",
+        );
+        assert!(parse(&log, "x86_64").ok());
+    }
+
+    #[test]
+    fn live_lines() {
+        assert_eq!(
+            live_line("ok 3 a_b", "x86_64").as_deref(),
+            Some("PASS x86_64/a_b")
+        );
+        assert_eq!(
+            live_line("not ok 4 c # why", "aarch64").as_deref(),
+            Some("FAIL aarch64/c: why")
+        );
+        assert_eq!(live_line("[ 1.0] ok", "x86_64"), None);
+    }
+}

@@ -1,0 +1,173 @@
+//! Paths, command running and progress lines.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// The pinned toolchain (rust-toolchain.toml): the kernel and the module
+/// must be built by the same rustc.
+pub const RUST_TOOLCHAIN: &str = "1.95.0";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repo")
+        .to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// `$STRBOX_CACHE`, else `$XDG_CACHE_HOME/strbox`, else `~/.cache/strbox`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("STRBOX_CACHE") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(d).join("strbox");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache").join("strbox")
+}
+
+/// One progress line, timestamped from the start of xtask.
+pub fn progress(stage: &str, msg: impl AsRef<str>) {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let t = START.get_or_init(Instant::now).elapsed().as_secs();
+    println!("[{:>3}:{:02}] {stage}: {}", t / 60, t % 60, msg.as_ref());
+}
+
+/// Output of a command, trimmed; errors if it cannot run or fails.
+pub fn output(prog: &str, args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new(prog)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {prog}"))?;
+    if !out.status.success() {
+        bail!(
+            "{prog} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Whether `prog` is on PATH and runs.
+pub fn have(prog: &str, arg: &str) -> bool {
+    std::process::Command::new(prog)
+        .arg(arg)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Runs a long command with stdout+stderr going to `log`, printing a
+/// progress line every `every` (elapsed time, lines logged, last line).
+/// On failure, prints the log's tail.
+pub fn run_logged(stage: &str, expr: duct::Expression, log: &Path, every: Duration) -> Result<()> {
+    if let Some(p) = log.parent() {
+        fs::create_dir_all(p)?;
+    }
+    let reader = expr
+        .stderr_to_stdout()
+        .unchecked()
+        .reader()
+        .with_context(|| format!("{stage}: starting"))?;
+    let reader = Arc::new(reader);
+    let mut file = fs::File::create(log)?;
+    let lines = Arc::new(AtomicUsize::new(0));
+    let last_line = Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    {
+        let (reader, lines, last_line) = (reader.clone(), lines.clone(), last_line.clone());
+        std::thread::spawn(move || {
+            let mut br = BufReader::new(&*reader);
+            let mut buf = Vec::new();
+            let res = loop {
+                buf.clear();
+                match br.read_until(b'\n', &mut buf) {
+                    Ok(0) => break Ok(()),
+                    Ok(_) => {
+                        use std::io::Write;
+                        if let Err(e) = file.write_all(&buf) {
+                            break Err(e);
+                        }
+                        lines.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(mut l) = last_line.lock() {
+                            *l = String::from_utf8_lossy(&buf).trim().to_string();
+                        }
+                    }
+                    Err(e) => break Err(e),
+                }
+            };
+            let _ = tx.send(res);
+        });
+    }
+    let start = Instant::now();
+    let res = loop {
+        match rx.recv_timeout(every) {
+            Ok(r) => break r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                let l = last_line.lock().map(|l| l.clone()).unwrap_or_default();
+                progress(
+                    stage,
+                    format!(
+                        "... {}s, {} lines logged, at: {}",
+                        start.elapsed().as_secs(),
+                        lines.load(Ordering::Relaxed),
+                        l.chars().take(70).collect::<String>()
+                    ),
+                );
+            }
+            Err(e) => bail!("{stage}: log reader died: {e}"),
+        }
+    };
+    res.with_context(|| format!("{stage}: reading output"))?;
+    let status = reader
+        .try_wait()?
+        .map(|o| o.status)
+        .context("command still running after EOF")?;
+    if !status.success() {
+        let text = fs::read_to_string(log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        for l in tail.iter().rev() {
+            eprintln!("  | {l}");
+        }
+        bail!("{stage} failed ({status}); full log: {}", log.display());
+    }
+    Ok(())
+}
+
+/// Copies `src` into `dst` recursively, rewriting only files whose content
+/// changed (so Kbuild's timestamps stay meaningful).
+pub fn sync_tree(src: &Path, dst: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {
+    fs::create_dir_all(dst)?;
+    for e in fs::read_dir(src)? {
+        let e = e?;
+        let p = e.path();
+        if skip(&p) {
+            continue;
+        }
+        let d = dst.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            sync_tree(&p, &d, skip)?;
+        } else {
+            let new = fs::read(&p)?;
+            if fs::read(&d).ok().as_deref() != Some(&new[..]) {
+                fs::write(&d, &new)?;
+            }
+        }
+    }
+    Ok(())
+}
