@@ -1,0 +1,530 @@
+//! Parser: policy text to a parse tree in [`Scratch`], one line at a time.
+//!
+//! Expressions are parsed without recursion by an operator-precedence
+//! (shunting-yard) machine whose two stacks are fixed arrays bounded by
+//! [`MAX_DEPTH`]: at most one `(`, one `&&` and one `||` are pending per
+//! nesting level, and consecutive `!` only toggle a flag. While reducing, the
+//! tree is simplified: `&&`/`||` chains become one n-ary node, `!` is a flag
+//! on a node (`!!x` is `x`), and `1`/`0` literals are folded away.
+//! Names are resolved by the [checker](super::checker) as they are read.
+
+use super::checker::{self, Val};
+use super::compiler::{node_kind, Node, Rule, Scratch, NIL};
+use super::lexer::{Lexer, Tok, Token};
+use super::limits::{MAX_DEPTH, MAX_ERRNO, MAX_NODES, MAX_NR, MAX_PREDICATES, MAX_RULES};
+use super::program::{default_action, op, Pred};
+use super::uapi::tables::{Arch, Syscall};
+use super::ErrorCode;
+
+/// A parse error: code and byte offset.
+pub(crate) type PResult<T> = Result<T, (ErrorCode, usize)>;
+
+/// The policy-level result of parsing (rules and nodes are in [`Scratch`]).
+pub(crate) struct Parsed {
+    /// `default_action::*`
+    pub(crate) default_action: u8,
+    /// Errno for `default errno`.
+    pub(crate) default_errno: u16,
+}
+
+/// Operator stack entry kinds.
+const OP_PAREN: u8 = 0;
+const OP_AND: u8 = 1;
+const OP_OR: u8 = 2;
+
+/// One pending operator of the shunting-yard machine.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct OpFrame {
+    kind: u8,
+    /// For `(`: the group is negated (an odd number of `!` before it).
+    neg: bool,
+    /// Where the operator is (for "unbalanced '('").
+    offset: u32,
+}
+
+struct Parser<'a, 's> {
+    lex: Lexer<'a>,
+    arch: &'static Arch,
+    s: &'s mut Scratch,
+}
+
+/// Parses a whole policy into `s`.
+pub(crate) fn parse(src: &[u8], arch: &'static Arch, s: &mut Scratch) -> PResult<Parsed> {
+    s.n_nodes = 0;
+    s.n_leaves = 0;
+    s.n_rules = 0;
+    let mut p = Parser {
+        lex: Lexer::new(src),
+        arch,
+        s,
+    };
+    let mut out = Parsed {
+        default_action: default_action::KILL,
+        default_errno: 0,
+    };
+    let mut seen_default = false;
+    loop {
+        let t = p.lex.next_token()?;
+        match t.tok {
+            Tok::Newline => continue,
+            Tok::Eof => return Ok(out),
+            Tok::Ident => {
+                let t2 = p.lex.next_token()?;
+                if t2.tok == Tok::Colon {
+                    p.rule(&t)?;
+                } else if p.lex.text(&t) == b"default" {
+                    if seen_default {
+                        return Err((ErrorCode::DuplicateDefault, t.start));
+                    }
+                    seen_default = true;
+                    p.directive(t2, &mut out)?;
+                } else {
+                    return Err((ErrorCode::ExpectedColon, t2.start));
+                }
+            }
+            _ => return Err((ErrorCode::ExpectedRule, t.start)),
+        }
+    }
+}
+
+fn is_end(t: &Token) -> bool {
+    matches!(t.tok, Tok::Newline | Tok::Eof)
+}
+
+impl Parser<'_, '_> {
+    /// `default kill | log | errno NAME | errno N`; `t` is the token after
+    /// `default`.
+    fn directive(&mut self, t: Token, out: &mut Parsed) -> PResult<()> {
+        if t.tok != Tok::Ident {
+            return Err((ErrorCode::UnknownAction, t.start));
+        }
+        match self.lex.text(&t) {
+            b"kill" => out.default_action = default_action::KILL,
+            b"log" => out.default_action = default_action::LOG,
+            b"errno" => {
+                let v = self.lex.next_token()?;
+                let n = match v.tok {
+                    Tok::Ident => match checker::errno(self.arch, self.lex.text(&v)) {
+                        Some(n) => n,
+                        None => return Err((ErrorCode::UnknownErrno, v.start)),
+                    },
+                    Tok::Number => i64::try_from(v.value).unwrap_or(i64::MAX),
+                    Tok::Minus => return Err((ErrorCode::ErrnoOutOfRange, v.start)),
+                    _ => return Err((ErrorCode::ExpectedValue, v.start)),
+                };
+                if n < 1 || n > i64::from(MAX_ERRNO) {
+                    return Err((ErrorCode::ErrnoOutOfRange, v.start));
+                }
+                out.default_action = default_action::ERRNO;
+                out.default_errno = n as u16;
+            }
+            _ => return Err((ErrorCode::UnknownAction, t.start)),
+        }
+        let end = self.lex.next_token()?;
+        if !is_end(&end) {
+            return Err((ErrorCode::ExpectedEndOfLine, end.start));
+        }
+        Ok(())
+    }
+
+    /// `NAME: EXPR` after the colon.
+    fn rule(&mut self, name: &Token) -> PResult<()> {
+        let Some(sys) = checker::syscall(self.arch, self.lex.text(name)) else {
+            return Err((ErrorCode::UnknownSyscall, name.start));
+        };
+        if sys.nr as usize >= MAX_NR {
+            return Err((ErrorCode::SyscallNotSupported, name.start));
+        }
+        let n = usize::from(self.s.n_rules);
+        if n >= MAX_RULES {
+            return Err((ErrorCode::TooManyRules, name.start));
+        }
+        let root = self.expr(sys)?;
+        let Some(slot) = self.s.rules.get_mut(n) else {
+            return Err((ErrorCode::TooManyRules, name.start));
+        };
+        *slot = Rule {
+            nr: sys.nr as u16,
+            root,
+            offset: name.start as u32,
+        };
+        self.s.n_rules = self.s.n_rules.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Parses one expression up to the end of the line (consumed).
+    fn expr(&mut self, sys: &'static Syscall) -> PResult<u16> {
+        let mut n_ops = 0usize; // operator stack depth
+        let mut n_vals = 0usize; // operand stack depth
+        let mut depth = 0usize; // open parentheses
+        let mut t = self.lex.next_token()?;
+        loop {
+            // Expecting an operand: any number of `!`, then `(` or a primary.
+            let mut neg = false;
+            while t.tok == Tok::Not {
+                neg = !neg;
+                t = self.lex.next_token()?;
+            }
+            match t.tok {
+                Tok::LParen => {
+                    depth = depth.wrapping_add(1);
+                    if depth > MAX_DEPTH {
+                        return Err((ErrorCode::TooDeep, t.start));
+                    }
+                    self.push_op(
+                        &mut n_ops,
+                        OpFrame {
+                            kind: OP_PAREN,
+                            neg,
+                            offset: t.start as u32,
+                        },
+                        t.start,
+                    )?;
+                    t = self.lex.next_token()?;
+                    continue;
+                }
+                Tok::Number => {
+                    if t.end.wrapping_sub(t.start) != 1 || t.value > 1 {
+                        return Err((ErrorCode::InvalidLiteral, t.start));
+                    }
+                    let id = self.new_const(t.value == 1, t.start)?;
+                    self.toggle(id, neg);
+                    self.push_val(&mut n_vals, id, t.start)?;
+                    t = self.lex.next_token()?;
+                }
+                Tok::Ident => {
+                    let (id, next) = self.predicate(sys, &t)?;
+                    self.toggle(id, neg);
+                    self.push_val(&mut n_vals, id, t.start)?;
+                    t = next;
+                }
+                Tok::Quote => return Err((ErrorCode::StringNotSupported, t.start)),
+                _ => return Err((ErrorCode::ExpectedOperand, t.start)),
+            }
+            // Expecting an operator: `)`s, then `&&`, `||` or the end.
+            loop {
+                match t.tok {
+                    Tok::RParen => {
+                        loop {
+                            let Some(top) = self.top_op(n_ops) else {
+                                return Err((ErrorCode::UnbalancedClose, t.start));
+                            };
+                            n_ops = n_ops.wrapping_sub(1);
+                            if top.kind == OP_PAREN {
+                                if let Some(v) = self.top_val(n_vals) {
+                                    self.toggle(v, top.neg);
+                                }
+                                break;
+                            }
+                            self.reduce(top.kind, &mut n_vals)?;
+                        }
+                        depth = depth.wrapping_sub(1);
+                        t = self.lex.next_token()?;
+                    }
+                    Tok::AndAnd | Tok::OrOr => {
+                        let kind = if t.tok == Tok::AndAnd { OP_AND } else { OP_OR };
+                        // Reduce pending operators of higher or equal
+                        // precedence (`&&` binds tighter than `||`).
+                        while let Some(top) = self.top_op(n_ops) {
+                            if top.kind == OP_PAREN || (kind == OP_AND && top.kind == OP_OR) {
+                                break;
+                            }
+                            n_ops = n_ops.wrapping_sub(1);
+                            self.reduce(top.kind, &mut n_vals)?;
+                        }
+                        self.push_op(
+                            &mut n_ops,
+                            OpFrame {
+                                kind,
+                                neg: false,
+                                offset: t.start as u32,
+                            },
+                            t.start,
+                        )?;
+                        t = self.lex.next_token()?;
+                        break;
+                    }
+                    Tok::Newline | Tok::Eof => {
+                        while let Some(top) = self.top_op(n_ops) {
+                            if top.kind == OP_PAREN {
+                                return Err((ErrorCode::UnbalancedOpen, top.offset as usize));
+                            }
+                            n_ops = n_ops.wrapping_sub(1);
+                            self.reduce(top.kind, &mut n_vals)?;
+                        }
+                        return match (n_vals, self.top_val(n_vals)) {
+                            (1, Some(v)) => Ok(v),
+                            _ => Err((ErrorCode::ExpectedOperand, t.start)),
+                        };
+                    }
+                    Tok::Quote => return Err((ErrorCode::StringNotSupported, t.start)),
+                    _ => return Err((ErrorCode::ExpectedLogicalOp, t.start)),
+                }
+            }
+        }
+    }
+
+    /// `FIELD OP VALUE` starting at the field token. Returns the leaf and
+    /// the first token after the value.
+    fn predicate(&mut self, sys: &'static Syscall, field: &Token) -> PResult<(u16, Token)> {
+        let Some((arg, ty)) = checker::field(sys, self.lex.text(field)) else {
+            return Err((ErrorCode::UnknownField, field.start));
+        };
+        let o = self.lex.next_token()?;
+        let opc = match o.tok {
+            Tok::Eq => op::EQ,
+            Tok::Ne => op::NE,
+            Tok::Lt => op::LT,
+            Tok::Le => op::LE,
+            Tok::Gt => op::GT,
+            Tok::Ge => op::GE,
+            Tok::Amp => op::BAND,
+            Tok::Ident if self.lex.text(&o) == b"in" => op::IN,
+            Tok::BadOp | Tok::Pipe | Tok::Not | Tok::Minus | Tok::Colon => {
+                return Err((ErrorCode::InvalidOperator, o.start))
+            }
+            _ => return Err((ErrorCode::ExpectedComparison, o.start)),
+        };
+        // VALUE = TERM ('|' TERM)*
+        let mut first = self.lex.next_token()?;
+        let value_start = first.start;
+        let mut val = Val {
+            bits: 0,
+            neg: false,
+        };
+        let next = loop {
+            let term = match first.tok {
+                Tok::Number => Val {
+                    bits: first.value,
+                    neg: false,
+                },
+                Tok::Minus => {
+                    let n = self.lex.next_token()?;
+                    if n.tok != Tok::Number {
+                        return Err((ErrorCode::ExpectedValue, n.start));
+                    }
+                    if n.value > 1u64 << 63 {
+                        return Err((ErrorCode::ValueOutOfRange, first.start));
+                    }
+                    Val {
+                        bits: n.value.wrapping_neg(),
+                        neg: n.value != 0,
+                    }
+                }
+                Tok::Ident => {
+                    let text = self.lex.text(&first);
+                    if text == b"NULL" {
+                        Val {
+                            bits: 0,
+                            neg: false,
+                        }
+                    } else {
+                        match checker::constant(self.arch, text) {
+                            Some(c) => Val::from_i64(c),
+                            None => return Err((ErrorCode::UnknownConstant, first.start)),
+                        }
+                    }
+                }
+                Tok::Quote => return Err((ErrorCode::StringNotSupported, first.start)),
+                Tok::BadOp => return Err((ErrorCode::InvalidOperator, first.start)),
+                _ => return Err((ErrorCode::ExpectedValue, first.start)),
+            };
+            val = val.or(term);
+            let after = self.lex.next_token()?;
+            if after.tok != Tok::Pipe {
+                break after;
+            }
+            first = self.lex.next_token()?;
+        };
+        let Some(mut value) = checker::fit(ty, val) else {
+            return Err((ErrorCode::ValueOutOfRange, value_start));
+        };
+        let ext = checker::ext(ty);
+        if op::is_ordering(opc) && checker::signed(ty) {
+            value ^= 1u64 << 63;
+        }
+        let pred = Pred {
+            value,
+            on_true: 0,
+            on_false: 0,
+            arg,
+            op: opc,
+            ext,
+            ty: checker::ty_code(ty),
+        };
+        let leaf = usize::from(self.s.n_leaves);
+        if leaf >= MAX_PREDICATES {
+            return Err((ErrorCode::TooManyPredicates, field.start));
+        }
+        let Some(slot) = self.s.leaves.get_mut(leaf) else {
+            return Err((ErrorCode::TooManyPredicates, field.start));
+        };
+        *slot = pred;
+        self.s.n_leaves = self.s.n_leaves.wrapping_add(1);
+        let id = self.alloc(
+            Node {
+                kind: node_kind::LEAF,
+                neg: false,
+                leaves: 1,
+                first: NIL,
+                last: NIL,
+                next: NIL,
+                data: leaf as u16,
+            },
+            field.start,
+        )?;
+        Ok((id, next))
+    }
+
+    fn new_const(&mut self, value: bool, at: usize) -> PResult<u16> {
+        // Literals count as predicates (they take a node each).
+        let leaf = usize::from(self.s.n_leaves);
+        if leaf >= MAX_PREDICATES {
+            return Err((ErrorCode::TooManyPredicates, at));
+        }
+        self.s.n_leaves = self.s.n_leaves.wrapping_add(1);
+        if let Some(slot) = self.s.leaves.get_mut(leaf) {
+            *slot = Pred::ZERO;
+        }
+        self.alloc(
+            Node {
+                kind: node_kind::CONST,
+                neg: false,
+                leaves: 0,
+                first: NIL,
+                last: NIL,
+                next: NIL,
+                data: u16::from(value),
+            },
+            at,
+        )
+    }
+
+    fn alloc(&mut self, node: Node, at: usize) -> PResult<u16> {
+        let i = usize::from(self.s.n_nodes);
+        if i >= MAX_NODES {
+            return Err((ErrorCode::TooManyPredicates, at));
+        }
+        match self.s.nodes.get_mut(i) {
+            Some(slot) => *slot = node,
+            None => return Err((ErrorCode::TooManyPredicates, at)),
+        }
+        self.s.n_nodes = self.s.n_nodes.wrapping_add(1);
+        Ok(i as u16)
+    }
+
+    /// Applies a `!` (if `neg`) to node `id`: constants flip, other nodes
+    /// toggle their negation flag.
+    fn toggle(&mut self, id: u16, neg: bool) {
+        if !neg {
+            return;
+        }
+        if let Some(n) = self.s.nodes.get_mut(usize::from(id)) {
+            if n.kind == node_kind::CONST {
+                n.data ^= 1;
+            } else {
+                n.neg = !n.neg;
+            }
+        }
+    }
+
+    fn push_op(&mut self, n_ops: &mut usize, f: OpFrame, at: usize) -> PResult<()> {
+        match self.s.ops.get_mut(*n_ops) {
+            Some(slot) => *slot = f,
+            None => return Err((ErrorCode::TooDeep, at)),
+        }
+        *n_ops = n_ops.wrapping_add(1);
+        Ok(())
+    }
+
+    fn top_op(&self, n_ops: usize) -> Option<OpFrame> {
+        self.s.ops.get(n_ops.checked_sub(1)?).copied()
+    }
+
+    fn push_val(&mut self, n_vals: &mut usize, v: u16, at: usize) -> PResult<()> {
+        match self.s.vals.get_mut(*n_vals) {
+            Some(slot) => *slot = v,
+            None => return Err((ErrorCode::TooDeep, at)),
+        }
+        *n_vals = n_vals.wrapping_add(1);
+        Ok(())
+    }
+
+    fn top_val(&self, n_vals: usize) -> Option<u16> {
+        self.s.vals.get(n_vals.checked_sub(1)?).copied()
+    }
+
+    /// Pops two operands, combines them with `&&` or `||`, pushes the result.
+    fn reduce(&mut self, kind: u8, n_vals: &mut usize) -> PResult<()> {
+        let (Some(y), Some(x)) = (self.top_val(*n_vals), self.top_val(n_vals.wrapping_sub(1)))
+        else {
+            return Err((ErrorCode::ExpectedOperand, 0));
+        };
+        *n_vals = n_vals.wrapping_sub(2);
+        let kind = if kind == OP_AND {
+            node_kind::AND
+        } else {
+            node_kind::OR
+        };
+        let v = self.combine(kind, x, y)?;
+        self.push_val(n_vals, v, 0)
+    }
+
+    fn node(&self, id: u16) -> Node {
+        self.s
+            .nodes
+            .get(usize::from(id))
+            .copied()
+            .unwrap_or(Node::ZERO)
+    }
+
+    fn set_node(&mut self, id: u16, n: Node) {
+        if let Some(slot) = self.s.nodes.get_mut(usize::from(id)) {
+            *slot = n;
+        }
+    }
+
+    /// `x && y` or `x || y`, simplified: constants fold, and un-negated
+    /// nodes of the same kind merge into one n-ary node.
+    fn combine(&mut self, kind: u8, x: u16, y: u16) -> PResult<u16> {
+        let nx = self.node(x);
+        let ny = self.node(y);
+        // The constant that decides the result (0 for &&, 1 for ||) and the
+        // one that is neutral.
+        let absorbing = u16::from(kind == node_kind::OR);
+        if nx.kind == node_kind::CONST {
+            return Ok(if nx.data == absorbing { x } else { y });
+        }
+        if ny.kind == node_kind::CONST {
+            return Ok(if ny.data == absorbing { y } else { x });
+        }
+        let (target, mut nt) = if nx.kind == kind && !nx.neg {
+            (x, nx)
+        } else {
+            let n = Node {
+                kind,
+                neg: false,
+                leaves: nx.leaves,
+                first: x,
+                last: x,
+                next: NIL,
+                data: 1,
+            };
+            (self.alloc(n, 0)?, n)
+        };
+        // Append y (or y's children) after the last child.
+        let (first, last, count) = if ny.kind == kind && !ny.neg {
+            (ny.first, ny.last, ny.data)
+        } else {
+            (y, y, 1)
+        };
+        let mut tail = self.node(nt.last);
+        tail.next = first;
+        self.set_node(nt.last, tail);
+        nt.last = last;
+        nt.leaves = nt.leaves.wrapping_add(ny.leaves);
+        nt.data = nt.data.wrapping_add(count);
+        self.set_node(target, nt);
+        Ok(target)
+    }
+}
