@@ -7,4 +7,5 @@
 #![cfg_attr(not(strbox_kmod), no_std)]
 #![warn(missing_docs)]
 
+pub mod abi;
 pub mod tables;
