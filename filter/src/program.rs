@@ -180,6 +180,9 @@ pub struct Program {
     pub(crate) default_action: u8,
 }
 
+// The size budget of one compiled layer (one kernel allocation).
+const _: () = assert!(Program::SIZE <= 48 * 1024);
+
 impl Default for Program {
     fn default() -> Self {
         Program::new()
