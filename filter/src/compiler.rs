@@ -18,7 +18,9 @@
 //! The same traversal writes the readback code (prefix order) used by the
 //! [printer](super::printer).
 
-use super::limits::{MAX_CODE, MAX_NODES, MAX_NR, MAX_OPSTACK, MAX_PREDICATES, MAX_RULES};
+use super::limits::{
+    MAX_CODE, MAX_NODES, MAX_NR, MAX_OPSTACK, MAX_PREDICATES, MAX_PROGRAM_PREDICATES, MAX_RULES,
+};
 use super::parser::{self, OpFrame};
 use super::program::{Pred, Program, ACCEPT, REJECT};
 use super::uapi::tables::Arch;
@@ -67,6 +69,8 @@ pub(crate) struct Node {
     pub(crate) neg: bool,
     /// Number of comparisons below (and including) this node.
     pub(crate) leaves: u16,
+    /// Number of readback code units of this subtree.
+    pub(crate) units: u16,
     /// First child (AND/OR).
     pub(crate) first: u16,
     /// Last child (AND/OR).
@@ -82,6 +86,7 @@ impl Node {
         kind: 0,
         neg: false,
         leaves: 0,
+        units: 0,
         first: NIL,
         last: NIL,
         next: NIL,
@@ -111,7 +116,7 @@ pub(crate) struct Frame {
 /// Working memory of [`compile`]: the parse tree and the stacks, so that
 /// the parser and compiler themselves use only a few hundred bytes of
 /// stack. All-zero is a valid (empty) value, so the kernel can allocate it
-/// zeroed; its contents between calls do not matter. About 75 KiB
+/// zeroed; its contents between calls do not matter. About 110 KiB
 /// ([`Scratch::SIZE`]).
 pub struct Scratch {
     pub(crate) nodes: [Node; MAX_NODES],
@@ -119,7 +124,7 @@ pub struct Scratch {
     pub(crate) rules: [Rule; MAX_RULES],
     pub(crate) order: [u16; MAX_RULES],
     pub(crate) bucket: [u16; MAX_NR + 1],
-    pub(crate) stack: [Frame; MAX_NODES],
+    pub(crate) stack: [Frame; MAX_CODE],
     pub(crate) ops: [OpFrame; MAX_OPSTACK],
     pub(crate) vals: [u16; MAX_OPSTACK + 1],
     pub(crate) n_nodes: u16,
@@ -154,7 +159,7 @@ impl Scratch {
                 node: 0,
                 on_true: 0,
                 on_false: 0,
-            }; MAX_NODES],
+            }; MAX_CODE],
             ops: [OpFrame::default(); MAX_OPSTACK],
             vals: [0; MAX_OPSTACK + 1],
             n_nodes: 0,
@@ -189,8 +194,47 @@ pub fn compile(
 
 type CResult<T> = Result<T, (ErrorCode, usize)>;
 
+/// Checks, in source order, that the compiled layer will fit, so that
+/// the error names the first rule that does not fit. Also fills the
+/// constant-allow bitmap.
+fn check_size(s: &mut Scratch, out: &mut Program) -> CResult<()> {
+    let n_rules = usize::from(s.n_rules).min(MAX_RULES);
+    for r in s.rules.iter().take(n_rules) {
+        let n = node(s, r.root);
+        if n.kind == node_kind::CONST && n.data != 0 {
+            let nr = usize::from(r.nr);
+            if let Some(w) = out.allow.get_mut(nr / 64) {
+                *w |= 1u64 << (nr % 64);
+            }
+        }
+    }
+    // `bucket` marks syscalls that already have a group header.
+    s.bucket.fill(0);
+    let mut preds = 0usize;
+    let mut units = 0usize;
+    for r in s.rules.iter().take(n_rules) {
+        let n = node(s, r.root);
+        if n.kind == node_kind::CONST || out.always_allows(u32::from(r.nr)) {
+            continue;
+        }
+        if let Some(seen) = s.bucket.get_mut(usize::from(r.nr)) {
+            if *seen == 0 {
+                *seen = 1;
+                units = units.wrapping_add(1);
+            }
+        }
+        preds = preds.wrapping_add(usize::from(n.leaves));
+        units = units.wrapping_add(usize::from(n.units));
+        if preds > MAX_PROGRAM_PREDICATES || units > MAX_CODE {
+            return Err((ErrorCode::ProgramTooLarge, r.offset as usize));
+        }
+    }
+    Ok(())
+}
+
 /// Groups the rules by syscall number and emits each group.
 fn emit(s: &mut Scratch, out: &mut Program) -> CResult<()> {
+    check_size(s, out)?;
     let n_rules = usize::from(s.n_rules).min(MAX_RULES);
     // Counting sort of rule indices by syscall number (stable).
     s.bucket.fill(0);
@@ -360,7 +404,7 @@ fn lay_out(
                 let i = usize::from(out.n_preds);
                 match out.preds.get_mut(i) {
                     Some(slot) => *slot = p,
-                    None => return Err((ErrorCode::TooManyPredicates, offset as usize)),
+                    None => return Err((ErrorCode::ProgramTooLarge, offset as usize)),
                 }
                 out.n_preds = out.n_preds.wrapping_add(1);
             }

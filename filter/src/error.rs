@@ -19,7 +19,8 @@ pub enum ErrorCode {
     /// Parentheses nested deeper than [`MAX_DEPTH`](super::limits::MAX_DEPTH).
     TooDeep = 4,
     /// The compiled layer does not fit its fixed capacity
-    /// ([`MAX_CODE`](super::limits::MAX_CODE)).
+    /// ([`MAX_PROGRAM_PREDICATES`](super::limits::MAX_PROGRAM_PREDICATES),
+    /// [`MAX_CODE`](super::limits::MAX_CODE)).
     ProgramTooLarge = 5,
     /// A byte that cannot start any token (control character, non-ASCII, ...).
     InvalidCharacter = 6,

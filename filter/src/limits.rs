@@ -10,22 +10,28 @@ pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 /// ([`ErrorCode::TooManyRules`](super::ErrorCode::TooManyRules)).
 pub const MAX_RULES: usize = 1024;
 
-/// Largest number of predicates in one policy: every comparison and every
-/// `1`/`0` literal in the source counts
+/// Largest number of predicates in the text of one policy: every
+/// comparison and every `1`/`0` literal counts
 /// ([`ErrorCode::TooManyPredicates`](super::ErrorCode::TooManyPredicates)).
-/// This also bounds the compiled predicate array.
-pub const MAX_PREDICATES: usize = 1024;
+/// This bounds the parse tree in [`Scratch`](super::Scratch).
+pub const MAX_PREDICATES: usize = 2048;
 
 /// Deepest parenthesis nesting in one rule
 /// ([`ErrorCode::TooDeep`](super::ErrorCode::TooDeep)).
 pub const MAX_DEPTH: usize = 32;
 
-/// Capacity of the compiled layer's structure code, in units: one per
-/// comparison, one per `&&`/`||` group, one per syscall that has
-/// predicates. A policy of simple rules needs about two units per
-/// comparison at most; deeply alternating `&&`/`||` trees need more
+/// Compiled size, part 1: comparisons left in the compiled layer after
+/// `1`/`0` literals are folded away (the predicate array of
+/// [`Program`](super::Program))
 /// ([`ErrorCode::ProgramTooLarge`](super::ErrorCode::ProgramTooLarge)).
-pub const MAX_CODE: usize = 1536;
+pub const MAX_PROGRAM_PREDICATES: usize = 1024;
+
+/// Compiled size, part 2: units of the readback code, one per comparison,
+/// per `&&`/`||` group and per syscall that has predicates. A layer needs at
+/// most two per compiled predicate, so this is never the first limit hit;
+/// it is checked all the same
+/// ([`ErrorCode::ProgramTooLarge`](super::ErrorCode::ProgramTooLarge)).
+pub const MAX_CODE: usize = 2 * MAX_PROGRAM_PREDICATES;
 
 /// Size of the dispatch table: syscall numbers `0..MAX_NR` can have rules;
 /// a syscall number at or above it always gets the default action. A table

@@ -366,6 +366,7 @@ impl Parser<'_, '_> {
                 kind: node_kind::LEAF,
                 neg: false,
                 leaves: 1,
+                units: 1,
                 first: NIL,
                 last: NIL,
                 next: NIL,
@@ -391,6 +392,7 @@ impl Parser<'_, '_> {
                 kind: node_kind::CONST,
                 neg: false,
                 leaves: 0,
+                units: 0,
                 first: NIL,
                 last: NIL,
                 next: NIL,
@@ -505,6 +507,7 @@ impl Parser<'_, '_> {
                 kind,
                 neg: false,
                 leaves: nx.leaves,
+                units: nx.units.wrapping_add(1),
                 first: x,
                 last: x,
                 next: NIL,
@@ -513,16 +516,18 @@ impl Parser<'_, '_> {
             (self.alloc(n, 0)?, n)
         };
         // Append y (or y's children) after the last child.
-        let (first, last, count) = if ny.kind == kind && !ny.neg {
-            (ny.first, ny.last, ny.data)
+        let (first, last, count, units) = if ny.kind == kind && !ny.neg {
+            // y's own unit disappears in the merge
+            (ny.first, ny.last, ny.data, ny.units.wrapping_sub(1))
         } else {
-            (y, y, 1)
+            (y, y, 1, ny.units)
         };
         let mut tail = self.node(nt.last);
         tail.next = first;
         self.set_node(nt.last, tail);
         nt.last = last;
         nt.leaves = nt.leaves.wrapping_add(ny.leaves);
+        nt.units = nt.units.wrapping_add(units);
         nt.data = nt.data.wrapping_add(count);
         self.set_node(target, nt);
         Ok(target)

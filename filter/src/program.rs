@@ -17,7 +17,7 @@
 //!   action). This is the shape of ftrace's 2018 filter "prog".
 //! * `code`: the readback form (see [`super::printer`]).
 
-use super::limits::{MAX_CODE, MAX_NR, MAX_PREDICATES};
+use super::limits::{MAX_CODE, MAX_NR, MAX_PROGRAM_PREDICATES};
 
 /// Jump target: the syscall is allowed.
 pub const ACCEPT: u16 = 0xffff;
@@ -172,7 +172,7 @@ pub(crate) mod default_action {
 pub struct Program {
     pub(crate) allow: [u64; MAX_NR / 64],
     pub(crate) dispatch: [u16; MAX_NR],
-    pub(crate) preds: [Pred; MAX_PREDICATES],
+    pub(crate) preds: [Pred; MAX_PROGRAM_PREDICATES],
     pub(crate) code: [u16; MAX_CODE],
     pub(crate) n_preds: u16,
     pub(crate) n_code: u16,
@@ -200,7 +200,7 @@ impl Program {
         Program {
             allow: [0; MAX_NR / 64],
             dispatch: [0; MAX_NR],
-            preds: [Pred::ZERO; MAX_PREDICATES],
+            preds: [Pred::ZERO; MAX_PROGRAM_PREDICATES],
             code: [0; MAX_CODE],
             n_preds: 0,
             n_code: 0,
@@ -260,7 +260,7 @@ impl Program {
 
     /// Evaluates this layer for syscall `nr` with argument registers
     /// `args`. Allocates nothing, cannot panic, and ends after at most
-    /// [`MAX_PREDICATES`] comparisons (jump targets only move forward).
+    /// [`MAX_PROGRAM_PREDICATES`] comparisons (jump targets only move forward).
     #[inline]
     pub fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
         if self.always_allows(nr) {

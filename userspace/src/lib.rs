@@ -1,3 +1,4 @@
 //! strbox userspace library.
 
 pub mod guest;
+pub mod policy;

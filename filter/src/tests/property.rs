@@ -137,6 +137,9 @@ fn gen_expr(rng: &mut Rng, arch: &Arch, sys: &Syscall, depth: u32) -> Expr {
             Some(a) if rng.chance(85) => String::from(a.name),
             _ => format!("arg{arg}"),
         };
+        // Declared names win over positional `argN` (prctl declares its
+        // second argument as `arg2`): resolve as the language does.
+        let arg = sys.args.iter().position(|a| a.name == field).unwrap_or(arg);
         let op = *rng.pick(&Op::ALL);
         let (value, text) = gen_value(rng, arch, ty_of(sys, arg));
         return Expr::Cmp {

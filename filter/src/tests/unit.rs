@@ -727,16 +727,22 @@ fn limit_rules() {
 
 #[test]
 fn limit_predicates() {
-    let terms: Vec<String> = (0..MAX_PREDICATES).map(|i| format!("fd != {i}")).collect();
-    let src = format!("close: {}\n", terms.join(" && "));
+    // MAX_PREDICATES counts comparisons and literals in the text; folded
+    // ones (here: `&& 0`) leave nothing in the compiled program.
+    let terms: Vec<String> = (0..MAX_PREDICATES / 2)
+        .map(|i| format!("fd != {i}"))
+        .collect();
+    let src = format!(
+        "close: {} && 0\n",
+        terms[..MAX_PREDICATES / 2 - 1].join(" && ")
+    );
+    let src = format!("{src}{src}");
     let p = ok(&src);
-    assert_eq!(p.predicate_count(), MAX_PREDICATES);
-    assert_eq!(eval(&p, "close", &[5000]), Verdict::Allow);
-    assert_eq!(eval(&p, "close", &[1023]), Verdict::Kill);
+    assert_eq!(p.predicate_count(), 0);
     let e = err(&format!("{src}read: fd == 0\n"));
     assert_eq!(
         (e.code, e.line, e.column),
-        (ErrorCode::TooManyPredicates, 2, 7)
+        (ErrorCode::TooManyPredicates, 3, 7)
     );
     // literals count too
     let ones: Vec<&str> = (0..=MAX_PREDICATES).map(|_| "1").collect();
@@ -790,36 +796,45 @@ fn alternating_tree(field: &str, depth: u32, base: u32) -> String {
 
 #[test]
 fn limit_compiled_size() {
-    // Each syscall: a full alternating tree of 128 comparisons = 255 code
-    // units + 1 group header = 256 units. Six fill MAX_CODE (1536) exactly
-    // with 768 predicates; a seventh exceeds the compiled size while
-    // staying under MAX_PREDICATES.
-    assert_eq!(MAX_CODE, 6 * 256);
+    // MAX_PROGRAM_PREDICATES comparisons fit in the compiled layer ...
+    let terms: Vec<String> = (0..MAX_PROGRAM_PREDICATES)
+        .map(|i| format!("fd != {i}"))
+        .collect();
+    let src = format!("close: {}\n", terms.join(" && "));
+    let p = ok(&src);
+    assert_eq!(p.predicate_count(), MAX_PROGRAM_PREDICATES);
+    assert_eq!(eval(&p, "close", &[5000]), Verdict::Allow);
+    assert_eq!(eval(&p, "close", &[1023]), Verdict::Kill);
+    assert_eq!(*ok(&print(&p)), *p);
+    // ... one more does not (while the text is within MAX_PREDICATES)
+    let e = err(&format!("{src}read: fd == 0\n"));
+    assert_eq!(
+        (e.code, e.line, e.column),
+        (ErrorCode::ProgramTooLarge, 2, 1)
+    );
+    // Full alternating trees use the most code: 2 units per comparison,
+    // including the group header. Eight syscalls x 128 comparisons fill
+    // both arrays exactly.
     let names = [
-        "read", "write", "close", "lseek", "kill", "socket", "openat",
+        "read", "write", "close", "lseek", "kill", "socket", "openat", "mmap",
     ];
-    let fields = ["fd", "fd", "fd", "fd", "pid", "family", "dfd"];
+    let fields = ["fd", "fd", "fd", "fd", "pid", "family", "dfd", "len"];
     let mut src = String::new();
-    for (n, f) in names.iter().take(6).zip(fields) {
+    for (n, f) in names.iter().zip(fields) {
         src.push_str(&format!("{n}: {}\n", alternating_tree(f, 7, 0)));
     }
     let p = ok(&src);
     assert_eq!(p.code_len(), MAX_CODE);
-    assert_eq!(p.predicate_count(), 6 * 128);
+    assert_eq!(p.predicate_count(), MAX_PROGRAM_PREDICATES);
     assert_eq!(*ok(&print(&p)), *p);
-    // constant rules need no code
+    // constant rules need no space
     let p = ok(&format!("{src}rt_sigreturn: 1\n"));
     assert!(p.always_allows(15));
-    let e = err(&format!("{src}openat: {}\n", alternating_tree("dfd", 7, 0)));
-    assert_eq!(
-        (e.code, e.line, e.column),
-        (ErrorCode::ProgramTooLarge, 7, 1)
-    );
-    // A single extra comparison on an existing syscall overflows too. Rules
-    // are laid out in syscall-number order, so the error names the rule
-    // being laid out when the space ran out: here kill's (nr 62, line 5).
+    // The error names the first rule, in source order, that does not fit.
     let e = err(&format!("{src}read: fd == 1\n"));
-    assert_eq!((e.code, e.line), (ErrorCode::ProgramTooLarge, 5));
+    assert_eq!((e.code, e.line), (ErrorCode::ProgramTooLarge, 9));
+    // ... unless that syscall is allowed unconditionally anyway
+    ok(&format!("{src}read: fd == 1\nread: 1\n"));
 }
 
 // ------------------------------------------------------------- the program

@@ -1,0 +1,167 @@
+//! Host-side helpers around the filter engine: compiling into boxed
+//! buffers, rendering errors with the source line and a caret, canonical
+//! text, parsing syscall names and argument values, naming verdicts.
+
+use std::fmt::Write as _;
+
+use strbox_filter::uapi::tables::{self, Arch};
+use strbox_filter::{compile, Error, Program, Scratch, Verdict};
+
+/// The architecture named `name`, or the host's when `None`.
+pub fn arch(name: Option<&str>) -> Result<&'static Arch, String> {
+    match name {
+        None => Ok(tables::NATIVE),
+        Some(n) => tables::arch_by_name(n).ok_or_else(|| {
+            let known: Vec<&str> = tables::ARCHES.iter().map(|a| a.name).collect();
+            format!("unknown architecture {n:?} (known: {})", known.join(", "))
+        }),
+    }
+}
+
+/// Compiles `src` for `arch` into a new boxed program.
+pub fn compile_policy(src: &[u8], arch: &'static Arch) -> Result<Box<Program>, Error> {
+    let mut scratch = Box::new(Scratch::new());
+    let mut prog = Box::new(Program::new());
+    compile(src, arch, &mut scratch, &mut prog)?;
+    Ok(prog)
+}
+
+/// `FILE:LINE:COL: message`, then the offending line and a caret under
+/// the error's column (tabs in the line are kept, so the caret lines up).
+pub fn render_error(file: &str, src: &[u8], e: &Error) -> String {
+    let mut out = format!("{file}:{}:{}: {}\n", e.line, e.column, e.message());
+    let offset = (e.offset as usize).min(src.len());
+    let start = src[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = src[start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(src.len(), |i| start + i);
+    let line = &src[start..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let _ = writeln!(out, "    {}", String::from_utf8_lossy(line));
+    let mut caret = String::from("    ");
+    for &b in &src[start..offset] {
+        // one caret column per displayed character
+        if b == b'\t' {
+            caret.push('\t');
+        } else if b < 0x80 || b >= 0xc0 {
+            caret.push(' ');
+        }
+    }
+    caret.push('^');
+    out.push_str(&caret);
+    out.push('\n');
+    out
+}
+
+/// The canonical text of a compiled policy.
+pub fn canonical(prog: &Program, arch: &'static Arch) -> String {
+    let mut s = String::new();
+    prog.print(arch, &mut s)
+        .expect("printing a compiled program for its own arch");
+    s
+}
+
+/// A syscall by name (with or without `sys_`) or by number.
+pub fn syscall_nr(arch: &'static Arch, s: &str) -> Result<u32, String> {
+    if let Some(sys) = arch.syscall(s) {
+        return Ok(sys.nr);
+    }
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    Err(format!("unknown syscall {s:?} for {}", arch.name))
+}
+
+/// An argument value: decimal, `0x` hex, `0` octal, negative (two's
+/// complement in 64 bits), or a named constant (`O_RDONLY`, `-AT_FDCWD`
+/// is not accepted; write `AT_FDCWD`).
+pub fn parse_value(arch: &'static Arch, s: &str) -> Result<u64, String> {
+    let bad = || format!("invalid argument value {s:?}");
+    if let Some(v) = arch.constant(s) {
+        return Ok(v as u64);
+    }
+    if s == "NULL" {
+        return Ok(0);
+    }
+    let (neg, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let magnitude = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        u64::from_str_radix(hex, 16)
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        u64::from_str_radix(&digits[1..], 8)
+    } else {
+        digits.parse::<u64>()
+    }
+    .map_err(|_| bad())?;
+    if neg {
+        if magnitude > 1 << 63 {
+            return Err(bad());
+        }
+        Ok(magnitude.wrapping_neg())
+    } else {
+        Ok(magnitude)
+    }
+}
+
+/// `allow`, `log`, `errno NAME` (or `errno N` without a name), `kill`.
+pub fn verdict_text(v: Verdict, arch: &'static Arch) -> String {
+    match v {
+        Verdict::Allow => "allow".into(),
+        Verdict::Log => "log".into(),
+        Verdict::Kill => "kill".into(),
+        Verdict::Errno(n) => match arch.errno_name(i64::from(n)) {
+            Some(name) => format!("errno {name}"),
+            None => format!("errno {n}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caret_under_the_column() {
+        let src = b"read: fd == 0\n\twrite: fdx == 1\n";
+        let e = compile_policy(src, tables::NATIVE).unwrap_err();
+        let text = render_error("p.txt", src, &e);
+        assert_eq!(
+            text,
+            "p.txt:2:9: unknown field\n    \twrite: fdx == 1\n    \t       ^\n"
+        );
+    }
+
+    #[test]
+    fn caret_at_end_of_text() {
+        let src = b"read: fd == 0 &&";
+        let e = compile_policy(src, tables::NATIVE).unwrap_err();
+        let text = render_error("-", src, &e);
+        assert_eq!(
+            text,
+            "-:1:17: expected a comparison, 1, 0, '!' or '('\n    read: fd == 0 &&\n                    ^\n"
+        );
+    }
+
+    #[test]
+    fn values() {
+        let a = tables::NATIVE;
+        assert_eq!(parse_value(a, "10"), Ok(10));
+        assert_eq!(parse_value(a, "0x10"), Ok(16));
+        assert_eq!(parse_value(a, "010"), Ok(8));
+        assert_eq!(parse_value(a, "-1"), Ok(u64::MAX));
+        assert_eq!(parse_value(a, "NULL"), Ok(0));
+        assert_eq!(parse_value(a, "O_CLOEXEC"), Ok(0o2000000));
+        assert!(parse_value(a, "x").is_err());
+        assert!(parse_value(a, "-").is_err());
+        assert!(parse_value(a, "99999999999999999999").is_err());
+    }
+}
