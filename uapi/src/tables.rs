@@ -106,10 +106,7 @@ impl Arch {
     /// Finds a syscall by name (with or without the `sys_` prefix).
     pub fn syscall(&self, name: &str) -> Option<&'static Syscall> {
         let name = name.strip_prefix("sys_").unwrap_or(name);
-        let i = self
-            .syscalls
-            .binary_search_by(|s| s.name.cmp(name))
-            .ok()?;
+        let i = self.syscalls.binary_search_by(|s| s.name.cmp(name)).ok()?;
         self.syscalls.get(i)
     }
 
@@ -130,7 +127,10 @@ impl Arch {
 
     /// The name of an errno value, if it has one (the first in name order).
     pub fn errno_name(&self, value: i64) -> Option<&'static str> {
-        self.errnos.iter().find(|c| c.value == value).map(|c| c.name)
+        self.errnos
+            .iter()
+            .find(|c| c.value == value)
+            .map(|c| c.name)
     }
 }
 
@@ -138,3 +138,6 @@ fn lookup(table: &'static [Constant], name: &str) -> Option<i64> {
     let i = table.binary_search_by(|c| c.name.cmp(name)).ok()?;
     table.get(i).map(|c| c.value)
 }
+
+#[cfg(test)]
+mod tests;
