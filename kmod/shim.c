@@ -1,12 +1,169 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * strbox C shim: only what Rust cannot reach on 6.12 (static inlines and
- * macros absent from the bindings). Every function here is a thin wrapper.
+ * strbox C shim: only what Rust cannot reach on 6.12 -- static inline
+ * functions and macros that have no exported symbol and are absent from the
+ * Rust bindings. Every function here is a thin wrapper; all logic lives in
+ * the Rust crate (strbox_main.rs and its modules).
  */
+#include <linux/capability.h>
+#include <linux/compat.h>
+#include <linux/cred.h>
 #include <linux/module.h>
+#include <linux/ratelimit.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/task_work.h>
+#include <linux/tracepoint.h>
+#include <linux/workqueue.h>
+#include <asm/syscall.h>
 
-int strbox_shim_version(void);
-int strbox_shim_version(void)
+/* Prototypes (the kernel builds with -Wmissing-prototypes). */
+int strbox_task_work_add(struct callback_head *work, task_work_func_t func);
+void strbox_init_rcu_work(struct rcu_work *rwork, work_func_t func);
+void strbox_tracepoint_synchronize_unregister(void);
+bool strbox_module_get(void);
+void strbox_module_put(void);
+bool strbox_may_install(void);
+bool strbox_task_no_new_privs(struct task_struct *t);
+void strbox_task_set_no_new_privs(struct task_struct *t);
+void strbox_lock_thread_group(void);
+void strbox_unlock_thread_group(void);
+bool strbox_thread_group_exiting(void);
+struct task_struct *strbox_next_thread(struct task_struct *t);
+bool strbox_syscall_native(struct pt_regs *regs);
+void strbox_syscall_args(struct pt_regs *regs, u64 args[6]);
+void strbox_syscall_skip(struct pt_regs *regs, long ret);
+void strbox_syscall_set_return(struct pt_regs *regs, long ret);
+bool strbox_log_ratelimit(void);
+
+/* task_work_add(current, work, TWA_RESUME) after init_task_work(). */
+int strbox_task_work_add(struct callback_head *work, task_work_func_t func)
 {
-	return 1;
+	init_task_work(work, func);
+	return task_work_add(current, work, TWA_RESUME);
+}
+
+/* INIT_RCU_WORK is a macro (it needs a lockdep class per call site). */
+void strbox_init_rcu_work(struct rcu_work *rwork, work_func_t func)
+{
+	INIT_RCU_WORK(rwork, func);
+}
+
+/* Static inline in <linux/tracepoint.h>. */
+void strbox_tracepoint_synchronize_unregister(void)
+{
+	tracepoint_synchronize_unregister();
+}
+
+/* try_module_get()/module_put() of this module (THIS_MODULE is a macro). */
+bool strbox_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void strbox_module_put(void)
+{
+	module_put(THIS_MODULE);
+}
+
+/* seccomp's rule: no_new_privs, or CAP_SYS_ADMIN in the caller's userns. */
+bool strbox_may_install(void)
+{
+	return task_no_new_privs(current) ||
+	       ns_capable_noaudit(current_user_ns(), CAP_SYS_ADMIN);
+}
+
+bool strbox_task_no_new_privs(struct task_struct *t)
+{
+	return task_no_new_privs(t);
+}
+
+void strbox_task_set_no_new_privs(struct task_struct *t)
+{
+	task_set_no_new_privs(t);
+}
+
+/* current's thread list is stable while its siglock is held (as seccomp's
+ * TSYNC does). */
+void strbox_lock_thread_group(void)
+	__acquires(&current->sighand->siglock)
+{
+	spin_lock_irq(&current->sighand->siglock);
+}
+
+void strbox_unlock_thread_group(void)
+	__releases(&current->sighand->siglock)
+{
+	spin_unlock_irq(&current->sighand->siglock);
+}
+
+/* Under the siglock: the whole group is being killed. */
+bool strbox_thread_group_exiting(void)
+{
+	return current->signal->flags & SIGNAL_GROUP_EXIT;
+}
+
+/* Under the siglock: the next thread of t's group (wraps to the leader). */
+struct task_struct *strbox_next_thread(struct task_struct *t)
+{
+	return next_thread(t);
+}
+
+/*
+ * Whether the current syscall uses the native 64-bit ABI: not ia32
+ * (int $0x80, TS_COMPAT), not x32 (the x32 bit in the number, checked even
+ * when CONFIG_X86_X32_ABI is off), not an arm64 AArch32 compat task.
+ */
+bool strbox_syscall_native(struct pt_regs *regs)
+{
+	if (in_compat_syscall())
+		return false;
+#ifdef CONFIG_X86_64
+	if (regs->orig_ax & __X32_SYSCALL_BIT)
+		return false;
+#endif
+	return true;
+}
+
+/* The six argument registers of the current syscall, per its ABI. */
+void strbox_syscall_args(struct pt_regs *regs, u64 args[6])
+{
+	unsigned long a[6];
+	int i;
+
+	syscall_get_arguments(current, regs, a);
+	for (i = 0; i < 6; i++)
+		args[i] = a[i];
+}
+
+/*
+ * Skip the syscall (the entry code re-reads the number after the
+ * sys_enter tracepoint and runs nothing for -1) with return value ret.
+ */
+void strbox_syscall_skip(struct pt_regs *regs, long ret)
+{
+#ifdef CONFIG_X86_64
+	regs->orig_ax = -1;
+	regs->ax = ret;
+#elif defined(CONFIG_ARM64)
+	regs->syscallno = NO_SYSCALL;
+	regs->regs[0] = ret;
+#else
+#error "strbox supports x86_64 and arm64"
+#endif
+}
+
+/* The value the syscall returns to userspace (ret < 0: -errno). */
+void strbox_syscall_set_return(struct pt_regs *regs, long ret)
+{
+	syscall_set_return_value(current, regs, ret < 0 ? (int)ret : 0,
+				 ret < 0 ? 0 : ret);
+}
+
+/* "log" and "kill" lines: at most 10 per 5 seconds. */
+static DEFINE_RATELIMIT_STATE(strbox_log_rs, 5 * HZ, 10);
+
+bool strbox_log_ratelimit(void)
+{
+	return __ratelimit(&strbox_log_rs);
 }

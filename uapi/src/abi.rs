@@ -235,7 +235,10 @@ mod tests {
             error: 0xdead_beef,
         };
         assert_eq!(StrboxSetArgs::from_bytes(&a.to_bytes()), a);
-        assert_eq!(core::mem::size_of::<StrboxSetArgs>(), STRBOX_SET_ARGS_SIZE_VER0);
+        assert_eq!(
+            core::mem::size_of::<StrboxSetArgs>(),
+            STRBOX_SET_ARGS_SIZE_VER0
+        );
     }
 
     #[test]
@@ -271,16 +274,28 @@ mod tests {
                 v.parse().expect("number")
             }
         };
-        assert_eq!(def("PR_STRBOX_ABI_VERSION"), u64::from(PR_STRBOX_ABI_VERSION));
+        assert_eq!(
+            def("PR_STRBOX_ABI_VERSION"),
+            u64::from(PR_STRBOX_ABI_VERSION)
+        );
         assert_eq!(def("PR_SECCOMP_SET"), u64::from(PR_SECCOMP_SET));
         assert_eq!(def("PR_SECCOMP_GET"), u64::from(PR_SECCOMP_GET));
         assert_eq!(def("STRBOX_ABI_VERSION"), u64::from(STRBOX_ABI_VERSION));
         assert_eq!(def("STRBOX_SET_TSYNC"), STRBOX_SET_TSYNC);
-        assert_eq!(def("STRBOX_SET_ARGS_SIZE_VER0"), STRBOX_SET_ARGS_SIZE_VER0 as u64);
-        assert_eq!(def("STRBOX_SET_ARGS_SIZE_MAX"), STRBOX_SET_ARGS_SIZE_MAX as u64);
+        assert_eq!(
+            def("STRBOX_SET_ARGS_SIZE_VER0"),
+            STRBOX_SET_ARGS_SIZE_VER0 as u64
+        );
+        assert_eq!(
+            def("STRBOX_SET_ARGS_SIZE_MAX"),
+            STRBOX_SET_ARGS_SIZE_MAX as u64
+        );
         assert_eq!(def("STRBOX_ERROR_NONE"), u64::from(STRBOX_ERROR_NONE));
         assert_eq!(def("STRBOX_MAX_POLICY_BYTES"), MAX_POLICY_BYTES as u64);
         assert_eq!(def("STRBOX_MAX_LAYERS"), MAX_LAYERS as u64);
-        assert_eq!(def("STRBOX_MAX_CHAIN_PREDICATES"), MAX_CHAIN_PREDICATES as u64);
+        assert_eq!(
+            def("STRBOX_MAX_CHAIN_PREDICATES"),
+            MAX_CHAIN_PREDICATES as u64
+        );
     }
 }

@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Layers and chains.
+//!
+//! A [`Layer`] is one installed policy: its compiled [`Program`] and a
+//! reference to the layer installed before it. Layers are immutable once
+//! created and reference counted ([`Arc`]), so a chain — the newest layer
+//! of a task and everything it points to — is shared by all tasks that
+//! inherited it, exactly like seccomp's filter lists. A chain is freed
+//! when its last holder is gone; every layer holds a reference on the
+//! module ([`ModuleRef`]), so `strbox.ko` cannot be unloaded while any
+//! layer exists.
+
+use core::iter;
+
+use kernel::alloc::KVBox;
+use kernel::sync::Arc;
+
+use crate::ffi::ModuleRef;
+use crate::filter::{evaluate_chain, Program, Verdict};
+use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
+
+/// One installed policy layer.
+pub(crate) struct Layer {
+    /// The compiled policy (vmalloc- or kmalloc-backed; about 26 KiB).
+    program: KVBox<Program>,
+    /// The layer installed before this one, if any.
+    parent: Option<Arc<Layer>>,
+    /// Layers in the chain ending here (1 for a first layer).
+    depth: usize,
+    /// Compiled predicates summed over the chain ending here.
+    chain_predicates: usize,
+    /// Keeps the module loaded while this layer exists.
+    _module: ModuleRef,
+}
+
+/// Why a new layer cannot go on top of a chain.
+pub(crate) enum LimitError {
+    /// The chain already has [`MAX_LAYERS`] layers (`EMLINK`).
+    TooManyLayers,
+    /// The chain would exceed [`MAX_CHAIN_PREDICATES`] (`ENOSPC`).
+    ChainTooLarge,
+}
+
+impl Layer {
+    /// Checks that a layer compiled to `program` may go on top of
+    /// `parent`, and returns its `(depth, chain_predicates)`.
+    pub(crate) fn check_limits(
+        parent: Option<&Layer>,
+        program: &Program,
+    ) -> Result<(usize, usize), LimitError> {
+        let (depth, preds) = parent.map_or((0, 0), |p| (p.depth, p.chain_predicates));
+        if depth >= MAX_LAYERS {
+            return Err(LimitError::TooManyLayers);
+        }
+        let total = preds.saturating_add(program.predicate_count());
+        if total > MAX_CHAIN_PREDICATES {
+            return Err(LimitError::ChainTooLarge);
+        }
+        Ok((depth + 1, total))
+    }
+
+    /// Builds a layer on top of `parent`; `limits` comes from
+    /// [`Layer::check_limits`] for the same parent and program.
+    pub(crate) fn new(
+        program: KVBox<Program>,
+        parent: Option<Arc<Layer>>,
+        limits: (usize, usize),
+        module: ModuleRef,
+    ) -> Layer {
+        Layer {
+            program,
+            parent,
+            depth: limits.0,
+            chain_predicates: limits.1,
+            _module: module,
+        }
+    }
+
+    /// This layer and its ancestors, newest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Layer> {
+        iter::successors(Some(self), |l| l.parent.as_deref())
+    }
+
+    /// The number of layers in the chain ending here.
+    pub(crate) fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// The compiled program of this layer.
+    pub(crate) fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Whether `other` is this layer or one of its ancestors.
+    pub(crate) fn has_ancestor(&self, other: &Layer) -> bool {
+        self.iter().any(|l| core::ptr::eq(l, other))
+    }
+
+    /// The verdict of the whole chain ending here for syscall `nr` with
+    /// argument registers `args`: the most severe verdict of all layers,
+    /// the newest layer's errno on a tie. Allocates nothing.
+    #[inline]
+    pub(crate) fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
+        evaluate_chain(self.iter().map(|l| l.program()), nr, args)
+    }
+
+    /// The combined default action of the chain: what a syscall that no
+    /// layer can judge (another ABI) gets.
+    pub(crate) fn default_verdict(&self) -> Verdict {
+        // Newest first: `acc` holds the newer layers' verdict.
+        self.iter().fold(Verdict::Allow, |acc, l| {
+            l.program.default_verdict().combine(acc)
+        })
+    }
+}

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Declarations of C functions that the 6.12 Rust bindings lack: exported
+//! kernel functions (tracepoint registration) and the wrappers of
+//! `shim.c` (static inlines and macros). Everything else comes from
+//! `kernel::bindings`.
+
+use kernel::bindings;
+use kernel::ffi::{c_int, c_long, c_void};
+
+/// Callback of [`for_each_kernel_tracepoint`].
+pub(crate) type TracepointVisitor =
+    unsafe extern "C" fn(tp: *mut bindings::tracepoint, data: *mut c_void);
+
+/// `task_work_func_t`.
+pub(crate) type TaskWorkFn = unsafe extern "C" fn(head: *mut bindings::callback_head);
+
+/// `work_func_t`.
+pub(crate) type WorkFn = unsafe extern "C" fn(work: *mut bindings::work_struct);
+
+// Only pointers cross this boundary; bindgen renders structs whose members
+// are configured out (e.g. `sched_statistics` inside `task_struct`) as empty,
+// which the lint flags although the pointee's layout never matters here.
+#[allow(improper_ctypes)]
+extern "C" {
+    // kernel/tracepoint.c, EXPORT_SYMBOL_GPL.
+
+    /// Calls `visit(tp, data)` for every tracepoint of the core kernel.
+    pub(crate) fn for_each_kernel_tracepoint(visit: TracepointVisitor, data: *mut c_void);
+    /// Attaches `probe` (with first argument `data`) to `tp`.
+    pub(crate) fn tracepoint_probe_register(
+        tp: *mut bindings::tracepoint,
+        probe: *mut c_void,
+        data: *mut c_void,
+    ) -> c_int;
+    /// Detaches a probe attached with [`tracepoint_probe_register`].
+    pub(crate) fn tracepoint_probe_unregister(
+        tp: *mut bindings::tracepoint,
+        probe: *mut c_void,
+        data: *mut c_void,
+    ) -> c_int;
+
+    // shim.c
+
+    /// `init_task_work(work, func)` + `task_work_add(current, work, TWA_RESUME)`.
+    pub(crate) fn strbox_task_work_add(
+        work: *mut bindings::callback_head,
+        func: TaskWorkFn,
+    ) -> c_int;
+    /// `INIT_RCU_WORK(rwork, func)`.
+    pub(crate) fn strbox_init_rcu_work(rwork: *mut bindings::rcu_work, func: WorkFn);
+    /// `tracepoint_synchronize_unregister()`.
+    pub(crate) fn strbox_tracepoint_synchronize_unregister();
+    /// `try_module_get(THIS_MODULE)`.
+    pub(crate) fn strbox_module_get() -> bool;
+    /// `module_put(THIS_MODULE)`.
+    pub(crate) fn strbox_module_put();
+    /// `task_no_new_privs(current) || ns_capable_noaudit(current_user_ns(), CAP_SYS_ADMIN)`.
+    pub(crate) fn strbox_may_install() -> bool;
+    /// `task_no_new_privs(t)`.
+    pub(crate) fn strbox_task_no_new_privs(t: *mut bindings::task_struct) -> bool;
+    /// `task_set_no_new_privs(t)`.
+    pub(crate) fn strbox_task_set_no_new_privs(t: *mut bindings::task_struct);
+    /// `spin_lock_irq(&current->sighand->siglock)`.
+    pub(crate) fn strbox_lock_thread_group();
+    /// `spin_unlock_irq(&current->sighand->siglock)`.
+    pub(crate) fn strbox_unlock_thread_group();
+    /// `current->signal->flags & SIGNAL_GROUP_EXIT` (siglock held).
+    pub(crate) fn strbox_thread_group_exiting() -> bool;
+    /// `next_thread(t)` (siglock held).
+    pub(crate) fn strbox_next_thread(t: *mut bindings::task_struct) -> *mut bindings::task_struct;
+    /// Whether the current syscall uses the native 64-bit ABI.
+    pub(crate) fn strbox_syscall_native(regs: *mut bindings::pt_regs) -> bool;
+    /// `syscall_get_arguments(current, regs, args)`.
+    pub(crate) fn strbox_syscall_args(regs: *mut bindings::pt_regs, args: *mut u64);
+    /// Skips the current syscall with return value `ret`.
+    pub(crate) fn strbox_syscall_skip(regs: *mut bindings::pt_regs, ret: c_long);
+    /// `syscall_set_return_value(current, regs, ...)` with `ret` (negative: -errno).
+    pub(crate) fn strbox_syscall_set_return(regs: *mut bindings::pt_regs, ret: c_long);
+    /// `__ratelimit()` of the module's log lines.
+    pub(crate) fn strbox_log_ratelimit() -> bool;
+}
+
+/// Holds one reference on this module (`try_module_get`), dropped with
+/// `module_put`. Every layer and every pending prctl call holds one, so the
+/// module cannot be unloaded while any filter exists or is being
+/// installed.
+pub(crate) struct ModuleRef(());
+
+impl ModuleRef {
+    /// Takes a reference, or `None` if the module is being unloaded.
+    pub(crate) fn try_get() -> Option<ModuleRef> {
+        // SAFETY: `try_module_get(THIS_MODULE)` may be called from any
+        // context, including atomic ones.
+        if unsafe { strbox_module_get() } {
+            Some(ModuleRef(()))
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: `self` was created by a successful `try_module_get`, so
+        // this puts exactly the reference it owns.
+        unsafe { strbox_module_put() }
+    }
+}

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `sys_enter` probe: where syscalls of filtered tasks are judged and
+//! denied, and where the strbox `prctl` options are claimed.
+//!
+//! The probe runs for every syscall of every task (registering it sets the
+//! syscall-tracepoint work flag on all tasks), with preemption disabled: it
+//! must not sleep, fault or allocate (except the small atomic allocation of
+//! a claimed `prctl`). A task without filters costs one relaxed load and
+//! one compare unless it calls `prctl`.
+//!
+//! To deny, the probe sets the syscall number to -1 and the return value to
+//! `-errno` in `pt_regs`; the 6.12 entry code re-reads the number after the
+//! tracepoint and runs nothing for -1 (x86_64 `orig_ax`/`ax`, arm64
+//! `syscallno`/`regs[0]`; see `shim.c`).
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use kernel::bindings;
+use kernel::ffi::{c_long, c_void};
+use kernel::prelude::*;
+
+use crate::chain::Layer;
+use crate::ffi;
+use crate::filter::Verdict;
+use crate::install;
+use crate::task_state::{self, RcuReadSide};
+use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION};
+use crate::uapi::tables::NATIVE;
+
+/// The native syscall number of `prctl`, looked up in the arch table at
+/// init (157 on x86_64, 167 on arm64).
+static PRCTL_NR: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Looks up the numbers the probe needs. Called from module init.
+pub(crate) fn init() -> Result {
+    let nr = NATIVE.syscall("prctl").ok_or(ENOENT)?.nr;
+    PRCTL_NR.store(nr, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The probe of `sys_enter` (`TP_PROTO(struct pt_regs *regs, long id)`).
+///
+/// # Safety
+///
+/// Called by the tracepoint machinery only, for the current task's syscall
+/// entry, with `regs` its user register frame and preemption disabled.
+pub(crate) unsafe extern "C" fn on_sys_enter(
+    _data: *mut c_void,
+    regs: *mut bindings::pt_regs,
+    id: c_long,
+) {
+    let filtered = task_state::any_filtered();
+    let is_prctl = id == PRCTL_NR.load(Ordering::Relaxed) as c_long;
+    // The fast path: no task anywhere is filtered and this is not prctl.
+    if !filtered && !is_prctl {
+        return;
+    }
+    // -1: the syscall was already skipped (ptrace, seccomp).
+    if id < 0 {
+        return;
+    }
+    // SAFETY: `regs` is the current task's register frame (the function's
+    // safety requirement); the shim only reads it.
+    let read = || unsafe {
+        let mut args = [0u64; 6];
+        ffi::strbox_syscall_args(regs, args.as_mut_ptr());
+        (ffi::strbox_syscall_native(regs), args)
+    };
+
+    if filtered {
+        // SAFETY: tracepoint probes run with preemption disabled on 6.12,
+        // an RCU read-side critical section lasting until we return.
+        let rcu = unsafe { RcuReadSide::assume() };
+        // SAFETY: `get_current()` is always valid in task context.
+        let task = unsafe { bindings::get_current() };
+        if let Some(chain) = task_state::lookup(&rcu, task) {
+            let (native, args) = read();
+            let verdict = if native {
+                chain.evaluate(id as u32, &args)
+            } else {
+                // ia32/x32/AArch32: the policy's rules name native
+                // numbers, so no rule applies; fail closed with the
+                // chain's default action.
+                chain.default_verdict()
+            };
+            match verdict {
+                Verdict::Allow => {}
+                Verdict::Log => report("log", task, id, native, &args, chain),
+                Verdict::Errno(e) => {
+                    // SAFETY: `regs` is the current syscall's frame.
+                    unsafe { ffi::strbox_syscall_skip(regs, -(e as c_long)) };
+                    return;
+                }
+                Verdict::Kill => {
+                    report("kill", task, id, native, &args, chain);
+                    // The syscall must not run: skip it, then kill the
+                    // whole thread group (SIGKILL cannot be caught, blocked
+                    // or ignored; the task dies on its way back to user).
+                    // SAFETY: `regs` is the current syscall's frame;
+                    // force_sig(SIGKILL) may be called in atomic context.
+                    unsafe {
+                        ffi::strbox_syscall_skip(regs, -(bindings::EPERM as c_long));
+                        bindings::force_sig(bindings::SIGKILL as i32);
+                    }
+                    return;
+                }
+            }
+            if is_prctl && native {
+                claim_prctl(regs, &args);
+            }
+            return;
+        }
+    }
+
+    if is_prctl {
+        let (native, args) = read();
+        if native {
+            claim_prctl(regs, &args);
+        }
+    }
+}
+
+/// Handles the strbox `prctl` options; other options reach the real prctl.
+fn claim_prctl(regs: *mut bindings::pt_regs, args: &[u64; 6]) {
+    // prctl's option is an `int`: the upper register half is ignored, as
+    // the kernel's prctl does.
+    let option = args[0] as u32;
+    let result: c_long = match option {
+        PR_STRBOX_ABI_VERSION => {
+            if args[1..5].iter().any(|&a| a != 0) {
+                -(bindings::EINVAL as c_long)
+            } else {
+                STRBOX_ABI_VERSION as c_long
+            }
+        }
+        PR_SECCOMP_SET | PR_SECCOMP_GET => {
+            if args[3] != 0 || args[4] != 0 {
+                -(bindings::EINVAL as c_long)
+            } else {
+                match install::queue(option, args[1], args[2], regs) {
+                    // The task work writes the real result before the task
+                    // returns to user mode; until then the syscall looks
+                    // interrupted (what a tracer at syscall exit sees).
+                    Ok(true) => -(bindings::EINTR as c_long),
+                    // The module is going away: behave as if not loaded.
+                    Ok(false) => return,
+                    Err(e) => e.to_errno() as c_long,
+                }
+            }
+        }
+        _ => return,
+    };
+    // SAFETY: `regs` is the current syscall's frame.
+    unsafe { ffi::strbox_syscall_skip(regs, result) };
+}
+
+/// Writes the rate-limited log line of a `log` or `kill` verdict: the
+/// task's comm, pid and tid, the syscall and its argument registers.
+fn report(
+    what: &str,
+    task: *mut bindings::task_struct,
+    id: c_long,
+    native: bool,
+    args: &[u64; 6],
+    chain: &Layer,
+) {
+    // SAFETY: the ratelimit state is only used through this function.
+    if !unsafe { ffi::strbox_log_ratelimit() } {
+        return;
+    }
+    // SAFETY: `task` is the current task; `comm` is always NUL-terminated
+    // (set_task_comm), `pid`/`tgid` are plain integers of a live task.
+    let (comm, pid, tgid) = unsafe { ((*task).comm, (*task).pid, (*task).tgid) };
+    let comm_bytes: [u8; 16] = comm;
+    let len = comm_bytes
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(comm_bytes.len());
+    let comm = core::str::from_utf8(comm_bytes.get(..len).unwrap_or(&[])).unwrap_or("?");
+    let name = if native {
+        NATIVE.syscall_by_nr(id as u32).map_or("?", |s| s.name)
+    } else {
+        "compat"
+    };
+    pr_info!(
+        "strbox: {} comm={} pid={} tid={} syscall={}({}) args={:#x},{:#x},{:#x},{:#x},{:#x},{:#x} layers={}\n",
+        what,
+        comm,
+        tgid,
+        pid,
+        name,
+        id,
+        args[0],
+        args[1],
+        args[2],
+        args[3],
+        args[4],
+        args[5],
+        chain.depth()
+    );
+}
