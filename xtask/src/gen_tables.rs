@@ -261,13 +261,24 @@ const CONST_ROOTS: &[&str] = &[
 ];
 
 /// Kernel-internal headers (paths in the tree) that define user-visible
-/// constants not in any uapi header, with the prefixes taken from each.
+/// constants not in any uapi header, with what is taken from each: name
+/// prefixes, or `enum TAG` for the enumerators of that enum.
 const KERNEL_CONST_ROOTS: &[(&str, &[&str])] = &[
     (
         "include/linux/socket.h",
         &["AF_", "PF_", "MSG_", "SOL_", "SOMAXCONN"],
     ),
-    ("include/linux/net.h", &["SOCK_", "SHUT_"]),
+    // Not SOCK_NOSPACE, SOCK_WAKE_*, ...: socket-internal flags.
+    (
+        "include/linux/net.h",
+        &[
+            "enum sock_type",
+            "enum sock_shutdown_cmd",
+            "SOCK_TYPE_MASK",
+            "SOCK_CLOEXEC",
+            "SOCK_NONBLOCK",
+        ],
+    ),
     // MAY_READ/WRITE/EXEC, for the access-mode aliases below.
     ("include/linux/fs.h", &[]),
 ];
@@ -529,11 +540,12 @@ fn gen_arch(ksrc: &Path, spec: &ArchSpec, generic: &Defines) -> Result<ArchData>
                     .bytes()
                     .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
             (ok, true)
-        } else if let Some(prefixes) = pp.kernel_prefixes.get(&file) {
-            (
-                prefixes.iter().any(|p| name.starts_with(p)) && !name.starts_with("__"),
-                false,
-            )
+        } else if let Some(selectors) = pp.kernel_prefixes.get(&file) {
+            let selected = selectors.iter().any(|sel| match sel.strip_prefix("enum ") {
+                Some(tag) => pp.enum_tags.get(tag).is_some_and(|v| v.contains(&name)),
+                None => name.starts_with(sel),
+            });
+            (selected && !name.starts_with("__"), false)
         } else if pp.file_is_uapi[file] {
             (wanted_const(&name), false)
         } else {
@@ -2210,9 +2222,6 @@ impl<'a> Pp<'a> {
             } else {
                 continue; // attributes etc.
             };
-            if prev.as_deref() != Some(name.as_str()) && matches!(value, EnumValue::Next(..)) {
-                // keep counting from the last explicit value
-            }
             if !self.enums.contains_key(name) {
                 self.enum_order.push(name.clone());
             }

@@ -134,14 +134,20 @@ fn common_signatures() {
             args(a, "kill"),
             [("pid", ArgType::I32), ("sig", ArgType::I32)]
         );
-        assert_eq!(args(a, "lseek")[1], ("offset", ArgType::I64)); // off_t
-        assert_eq!(args(a, "pread64")[3], ("pos", ArgType::I64)); // loff_t
-        assert_eq!(args(a, "setuid"), [("uid", ArgType::U32)]); // uid_t
-        assert_eq!(args(a, "timer_delete"), [("timer_id", ArgType::I32)]); // timer_t
-        assert_eq!(args(a, "io_destroy"), [("ctx", ArgType::U64)]); // aio_context_t
-        assert_eq!(args(a, "capget")[0], ("header", ArgType::Ptr)); // pointer typedef
+        // Typedefs: off_t, loff_t, uid_t, timer_t, aio_context_t, and
+        // cap_user_header_t (a pointer typedef).
+        assert_eq!(args(a, "lseek")[1], ("offset", ArgType::I64));
+        assert_eq!(args(a, "pread64")[3], ("pos", ArgType::I64));
+        assert_eq!(args(a, "setuid"), [("uid", ArgType::U32)]);
+        assert_eq!(args(a, "timer_delete"), [("timer_id", ArgType::I32)]);
+        assert_eq!(args(a, "io_destroy"), [("ctx", ArgType::U64)]);
+        assert_eq!(args(a, "capget")[0], ("header", ArgType::Ptr));
+        // An enum with no negative enumerator is `unsigned int`.
         assert_eq!(args(a, "landlock_add_rule")[1], ("rule_type", ArgType::U32));
-        // enum
+        // Declared names can look like the generic argN but sit elsewhere:
+        // prctl's `arg2` is register argument 1.
+        let prctl: Vec<&str> = sc(a, "prctl").args.iter().map(|x| x.name).collect();
+        assert_eq!(prctl, ["option", "arg2", "arg3", "arg4", "arg5"]);
     }
     // clone's argument order is per arch (CONFIG_CLONE_BACKWARDS on arm64).
     let clone = |a: &Arch| -> Vec<&str> { sc(a, "clone").args.iter().map(|x| x.name).collect() };
@@ -250,6 +256,7 @@ fn constants() {
             ("MFD_CLOEXEC", 1),
             ("TCGETS", 0x5401),
             ("WNOHANG", 1),
+            ("SHUT_RDWR", 2),
         ] {
             assert_eq!(k(a, name), v, "{}: {name}", a.name);
         }
