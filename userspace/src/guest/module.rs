@@ -8,6 +8,10 @@ use crate::ensure;
 /// unload after all of them).
 pub static TESTS: &[Test] = &[
     Test {
+        name: "guest_is_smp",
+        run: guest_is_smp,
+    },
+    Test {
         name: "module_listed",
         run: module_is_listed,
     },
@@ -73,5 +77,13 @@ fn unfiltered_task_unaffected() -> TestResult {
         r == -1 && e == Some(libc::EBADF),
         "close(9999) = {r}, {e:?}"
     );
+    Ok(())
+}
+
+/// Races are only real with more than one CPU online.
+fn guest_is_smp() -> TestResult {
+    // SAFETY: sysconf has no memory arguments.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    ensure!(n >= 2, "only {n} CPU(s) online: concurrency tests would prove little");
     Ok(())
 }
