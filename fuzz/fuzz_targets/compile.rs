@@ -1,0 +1,64 @@
+//! Fuzz target: any bytes as a policy, for both architectures.
+//! parse + check + compile must never panic; a rejected policy's error
+//! points inside the text; an accepted one evaluates without panicking,
+//! prints, and its printed form compiles to the identical program.
+#![no_main]
+
+use std::cell::RefCell;
+
+use libfuzzer_sys::fuzz_target;
+use strbox_filter::uapi::tables::{AARCH64, X86_64};
+use strbox_filter::{compile, evaluate_chain, Program, Scratch};
+
+struct State {
+    scratch: Box<Scratch>,
+    prog: Box<Program>,
+    again: Box<Program>,
+    text: String,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State {
+        scratch: Box::new(Scratch::new()),
+        prog: Box::new(Program::new()),
+        again: Box::new(Program::new()),
+        text: String::new(),
+    });
+}
+
+/// A cheap hash of the input, to vary the evaluated arguments.
+fn hash(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+fuzz_target!(|data: &[u8]| {
+    STATE.with(|st| {
+        let st = &mut *st.borrow_mut();
+        for arch in [&X86_64, &AARCH64] {
+            match compile(data, arch, &mut st.scratch, &mut st.prog) {
+                Err(e) => {
+                    assert!(e.offset as usize <= data.len());
+                    assert!(e.line >= 1 && e.column >= 1);
+                    assert!(!e.code.message().is_empty());
+                }
+                Ok(()) => {
+                    let mut h = hash(data);
+                    for _ in 0..16 {
+                        h = h.rotate_left(17).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                        let nr = (h % 520) as u32;
+                        let args = [h, h >> 32, !h, h as u32 as u64, (h as i32) as u64, h.rotate_left(7)];
+                        let v = st.prog.evaluate(nr, &args);
+                        let c = evaluate_chain([&*st.prog, &*st.prog], nr, &args);
+                        assert_eq!(v, c);
+                    }
+                    st.text.clear();
+                    st.prog.print(arch, &mut st.text).expect("print");
+                    if let Err(e) = compile(st.text.as_bytes(), arch, &mut st.scratch, &mut st.again) {
+                        panic!("printed policy rejected: {e}\n{}", st.text);
+                    }
+                    assert!(*st.prog == *st.again, "round trip differs:\n{}", st.text);
+                }
+            }
+        }
+    });
+});
