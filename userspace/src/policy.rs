@@ -44,10 +44,11 @@ pub fn render_error(file: &str, src: &[u8], e: &Error) -> String {
     let _ = writeln!(out, "    {}", String::from_utf8_lossy(line));
     let mut caret = String::from("    ");
     for &b in &src[start..offset] {
-        // one caret column per displayed character
+        // one caret column per displayed character (UTF-8 continuation
+        // bytes 0x80..0xc0 add none)
         if b == b'\t' {
             caret.push('\t');
-        } else if b < 0x80 || b >= 0xc0 {
+        } else if !(0x80..0xc0).contains(&b) {
             caret.push(' ');
         }
     }
