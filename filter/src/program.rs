@@ -166,8 +166,14 @@ pub(crate) mod default_action {
 }
 
 /// One compiled policy layer. See the [module documentation](self) for its
-/// parts. Its size is [`Program::SIZE`] bytes (about 26 KiB); all-zero is a
+/// parts. Its size is [`Program::SIZE`] bytes (21 576); all-zero is the
 /// valid empty program whose default action is `kill`.
+///
+/// Layout contract for the kernel: `Program` is made only of integers and
+/// arrays of integers (no references, `bool`s or enums), so zeroed memory
+/// (`kvzalloc`) is a valid `Program`, and no byte pattern can make
+/// [`Program::evaluate`] or [`Program::print`] misbehave (they bound every
+/// access and every jump). Compile into it in place with [`compile`](super::compile).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Program {
     pub(crate) allow: [u64; MAX_NR / 64],
@@ -183,6 +189,7 @@ pub struct Program {
 // The size budget of one compiled layer (one kernel allocation).
 const _: () = assert!(Program::SIZE <= 48 * 1024);
 
+#[cfg(not(strbox_kmod))]
 impl Default for Program {
     fn default() -> Self {
         Program::new()
@@ -194,8 +201,10 @@ impl Program {
     pub const SIZE: usize = core::mem::size_of::<Program>();
 
     /// An empty program (everything gets `kill`). This builds the value on
-    /// the stack: in the kernel allocate zeroed memory instead (all-zero is
-    /// this same value) or call [`Program::init_in_place`].
+    /// the stack, so it does not exist in the kernel build: there, allocate
+    /// zeroed memory (all-zero is this same value) or call
+    /// [`Program::init_in_place`].
+    #[cfg(not(strbox_kmod))]
     pub const fn new() -> Self {
         Program {
             allow: [0; MAX_NR / 64],
