@@ -3,6 +3,7 @@
 
 use std::format;
 use std::string::String;
+use std::vec;
 use std::vec::Vec;
 
 use super::*;
@@ -1000,4 +1001,54 @@ fn print_orders_by_number() {
         print(&p),
         "default errno EPERM\nread: fd == 1\nread: fd == 3\nwrite: fd == 2\nclose: 1\nsocket: 1\n"
     );
+}
+
+#[test]
+fn every_error_code_is_reachable() {
+    let big_text = format!("read: 1\n{}", "#".repeat(MAX_POLICY_BYTES));
+    let many_rules = "close: fd == 1\n".repeat(MAX_RULES + 1);
+    let many_preds = format!("read: {}", vec!["fd == 1"; MAX_PREDICATES + 1].join(" || "));
+    let deep = format!(
+        "read: {}fd == 0{}",
+        "(".repeat(MAX_DEPTH + 1),
+        ")".repeat(MAX_DEPTH + 1)
+    );
+    let big_prog = format!(
+        "read: {}",
+        vec!["fd == 1"; MAX_PROGRAM_PREDICATES + 1].join(" || ")
+    );
+    for code in ErrorCode::ALL {
+        let src: &str = match code {
+            ErrorCode::PolicyTooLarge => &big_text,
+            ErrorCode::TooManyRules => &many_rules,
+            ErrorCode::TooManyPredicates => &many_preds,
+            ErrorCode::TooDeep => &deep,
+            ErrorCode::ProgramTooLarge => &big_prog,
+            ErrorCode::InvalidCharacter => "read: fd == 0 $",
+            ErrorCode::InvalidNumber => "read: fd == 09",
+            ErrorCode::NumberTooLarge => "read: fd == 0x10000000000000000",
+            ErrorCode::UnknownSyscall => "nope: 1",
+            ErrorCode::UnknownField => "read: fdd == 0",
+            ErrorCode::UnknownConstant => "read: fd == O_NOPE",
+            ErrorCode::UnknownErrno => "default errno ENOPE",
+            ErrorCode::UnknownAction => "default allow",
+            ErrorCode::ExpectedColon => "read fd == 0",
+            ErrorCode::ExpectedOperand => "read: fd == 0 &&",
+            ErrorCode::ExpectedComparison => "read: fd",
+            ErrorCode::ExpectedLogicalOp => "read: fd == 0 fd == 1",
+            ErrorCode::ExpectedValue => "read: fd ==",
+            ErrorCode::InvalidLiteral => "read: 2",
+            ErrorCode::UnbalancedOpen => "read: (fd == 0",
+            ErrorCode::UnbalancedClose => "read: fd == 0)",
+            ErrorCode::ValueOutOfRange => "openat: mode == 65536",
+            ErrorCode::ErrnoOutOfRange => "default errno 4096",
+            ErrorCode::DuplicateDefault => "default kill\ndefault log",
+            ErrorCode::StringNotSupported => "read: fd == \"0\"",
+            ErrorCode::SyscallNotSupported => "big: 1",
+            ErrorCode::ExpectedEndOfLine => "default kill now",
+            ErrorCode::InvalidOperator => "read: fd = 0",
+            ErrorCode::ExpectedRule => "(read): 1",
+        };
+        assert_eq!(err(src).code, code, "{code:?}");
+    }
 }
