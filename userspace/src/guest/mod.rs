@@ -5,6 +5,9 @@
 //! To add tests: write `pub static TESTS: &[Test]` in a submodule and add it
 //! to [`all`].
 
+pub mod bad_input;
+pub mod child;
+pub mod enforce;
 pub mod harness;
 pub mod module;
 pub mod util;
@@ -22,7 +25,7 @@ pub struct Test {
 
 /// Every guest test, in run order.
 pub fn all() -> Vec<&'static Test> {
-    let groups: &[&'static [Test]] = &[module::TESTS];
+    let groups: &[&'static [Test]] = &[module::TESTS, enforce::TESTS, bad_input::TESTS];
     groups.iter().flat_map(|g| g.iter()).collect()
 }
 

@@ -1,0 +1,1110 @@
+//! Enforcement: installing layers and what filtered tasks can and cannot
+//! do — the seed example, strict mode, every action, nesting and
+//! precedence, inheritance (fork, thread, execve), TSYNC, no_new_privs,
+//! ABI switching (ia32/x32), module lifetime, read-back, and an SMP stress
+//! test. Every filter is installed in a forked child ([`spawn`]).
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::child::{
+    allow_all_except, getpid, getppid, install, install_flags, layers_len, nnp, sc, set, spawn,
+    Child,
+};
+use super::util::{kmsg_read_all, load_module, module_listed, unload_module, wait_pid};
+use super::{Test, TestResult};
+use crate::abi::{
+    PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION, STRBOX_SET_TSYNC,
+};
+use crate::{check, ensure, sys};
+
+/// The enforcement tests.
+pub static TESTS: &[Test] = &[
+    t("abi_version", abi_version),
+    t("seed_example_allows", seed_example_allows),
+    t("seed_example_denies", seed_example_denies),
+    t("strict_mode_emulation", strict_mode_emulation),
+    t("action_errno", action_errno),
+    t("action_kill_whole_process", action_kill_whole_process),
+    t("action_log", action_log),
+    t("layer_without_prctl_blocks_new_layers", layer_without_prctl),
+    t("nesting_narrows", nesting_narrows),
+    t("nesting_never_reallows", nesting_never_reallows),
+    t("precedence_kill_over_errno", precedence_kill_over_errno),
+    t("precedence_newest_errno", precedence_newest_errno),
+    t("inherit_fork", inherit_fork),
+    t("inherit_thread", inherit_thread),
+    t("inherit_execve", inherit_execve),
+    t("exec_probe_helper", exec_probe_helper),
+    t("tsync_all_threads", tsync_all_threads),
+    t("tsync_diverged_fails", tsync_diverged_fails),
+    t("nnp_required", nnp_required),
+    t("abi_switch_ia32_x32", abi_switch),
+    t("rmmod_refused_while_filtered", rmmod_refused_while_filtered),
+    t("get_round_trip", get_round_trip),
+    t("stress_smp", stress_smp),
+];
+
+const fn t(name: &'static str, run: fn() -> TestResult) -> Test {
+    Test { name, run }
+}
+
+/// The seed's example policy, verbatim, plus exit/exit_group.
+const SEED: &str = "\
+read:         fd == 0
+write:        fd == 1
+rt_sigreturn: 1
+gettimeofday: tz == NULL
+exit:         1
+exit_group:   1
+";
+
+fn pipe() -> Result<(RawFd, RawFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out array.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    Ok((fds[0], fds[1]))
+}
+
+fn write_all(fd: RawFd, b: &[u8]) -> Result<(), String> {
+    // SAFETY: b is valid for its length.
+    let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+    ensure!(n == b.len() as isize, "write({fd}): {n}");
+    Ok(())
+}
+
+fn dup2(from: RawFd, to: RawFd) {
+    // SAFETY: plain fd operation.
+    unsafe { libc::dup2(from, to) };
+}
+
+fn devnull() -> RawFd {
+    // SAFETY: constant path.
+    unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) }
+}
+
+/// Non-blocking read of what is in a pipe.
+fn drain(fd: RawFd) -> Vec<u8> {
+    // SAFETY: fd operations on our own pipe; buf is valid.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        let mut buf = vec![0u8; 65536];
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::fcntl(fd, libc::F_SETFL, fl);
+        buf.truncate(n.max(0) as usize);
+        buf
+    }
+}
+
+fn abi_version() -> TestResult {
+    ensure!(
+        sys::prctl(PR_STRBOX_ABI_VERSION, 0, 0, 0, 0) == Ok(i64::from(STRBOX_ABI_VERSION)),
+        "PR_STRBOX_ABI_VERSION: {:?}",
+        sys::prctl(PR_STRBOX_ABI_VERSION, 0, 0, 0, 0)
+    );
+    ensure!(
+        crate::abi_version() == Some(STRBOX_ABI_VERSION),
+        "abi_version()"
+    );
+    for bad in [[1u64, 0, 0, 0], [0, 0, 0, 1]] {
+        let r = sys::prctl(PR_STRBOX_ABI_VERSION, bad[0], bad[1], bad[2], bad[3]);
+        ensure!(r == Err(libc::EINVAL), "version with args {bad:?}: {r:?}");
+    }
+    // Unused arguments of SET/GET must be zero.
+    let r = sys::prctl(PR_SECCOMP_SET, 0, 32, 1, 0);
+    ensure!(r == Err(libc::EINVAL), "SET with arg4: {r:?}");
+    let r = sys::prctl(PR_SECCOMP_GET, 0, 0, 0, 7);
+    ensure!(r == Err(libc::EINVAL), "GET with arg5: {r:?}");
+    // Neighbouring option numbers are not claimed: the kernel's prctl
+    // answers them.
+    let r = sys::prctl(PR_STRBOX_ABI_VERSION | 0x7f, 0, 0, 0, 0);
+    ensure!(r == Err(libc::EINVAL), "unclaimed option: {r:?}");
+    // An unfiltered task has no layers.
+    ensure!(
+        layers_len() == Ok(0),
+        "GET of unfiltered task: {:?}",
+        layers_len()
+    );
+    Ok(())
+}
+
+/// Seed example: the allowed calls work.
+fn seed_example_allows() -> TestResult {
+    let (r0, w0) = pipe()?;
+    write_all(w0, b"hi")?;
+    let null = devnull();
+    spawn(|| {
+        dup2(r0, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        install(SEED)?;
+        let mut buf = [0u8; 2];
+        let r = sc(libc::SYS_read, [0, buf.as_mut_ptr() as u64, 2, 0, 0, 0]);
+        check!(r == Ok(2) && &buf == b"hi", "read(0) = {r:?}");
+        let r = sc(libc::SYS_write, [1, b"x".as_ptr() as u64, 1, 0, 0, 0]);
+        check!(r == Ok(1), "write(1) = {r:?}");
+        let mut tv = [0u64; 2];
+        let r = sc(
+            libc::SYS_gettimeofday,
+            [tv.as_mut_ptr() as u64, 0, 0, 0, 0, 0],
+        );
+        check!(
+            r == Ok(0) && tv[0] > 0,
+            "gettimeofday(&tv, NULL) = {r:?}, tv {tv:?}"
+        );
+        Ok(())
+    })?
+    .ok("seed policy child")
+}
+
+/// Seed example: each forbidden call kills the child before it runs.
+fn seed_example_denies() -> TestResult {
+    let null = devnull();
+    // read on another open fd: the data stays in the pipe.
+    let (r0, w0) = pipe()?;
+    let (r1, w1) = pipe()?;
+    write_all(w0, b"hi")?;
+    write_all(w1, b"yo")?;
+    spawn(|| {
+        dup2(r0, 0);
+        dup2(null, 1);
+        install(SEED)?;
+        let mut buf = [0u8; 2];
+        let _ = sc(
+            libc::SYS_read,
+            [r1 as u64, buf.as_mut_ptr() as u64, 2, 0, 0, 0],
+        );
+        check!(false, "read({r1}) returned");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "read on fd != 0")?;
+    ensure!(drain(r1) == b"yo", "the denied read consumed the pipe");
+
+    // write on fd 0 and fd 2: nothing reaches the pipe behind fd 2.
+    let (r2, w2) = pipe()?;
+    for fd in [0u64, 2] {
+        spawn(|| {
+            dup2(r0, 0);
+            dup2(null, 1);
+            dup2(w2, 2);
+            install(SEED)?;
+            let _ = sc(libc::SYS_write, [fd, b"zz".as_ptr() as u64, 2, 0, 0, 0]);
+            check!(false, "write({fd}) returned");
+            Ok(())
+        })?
+        .killed_by(libc::SIGKILL, &format!("write({fd})"))?;
+    }
+    ensure!(drain(r2).is_empty(), "a denied write reached fd 2");
+
+    // gettimeofday with a timezone: tv is not written.
+    // SAFETY: shared anonymous page, checked.
+    let shared = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    ensure!(shared != libc::MAP_FAILED, "mmap");
+    let tv = shared.cast::<u64>();
+    // SAFETY: the page holds at least 4 u64.
+    unsafe { tv.write_volatile(0x5eed) };
+    spawn(|| {
+        dup2(null, 1);
+        install(SEED)?;
+        let tz = [0u32; 2];
+        let _ = sc(
+            libc::SYS_gettimeofday,
+            [tv as u64, tz.as_ptr() as u64, 0, 0, 0, 0],
+        );
+        check!(false, "gettimeofday(&tv, &tz) returned");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "gettimeofday(&tv, &tz)")?;
+    // SAFETY: as above.
+    let v = unsafe { tv.read_volatile() };
+    ensure!(v == 0x5eed, "the denied gettimeofday wrote tv ({v:#x})");
+    // Any syscall the policy does not name, e.g. getpid.
+    spawn(|| {
+        install(SEED)?;
+        let _ = getpid();
+        check!(false, "getpid returned");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "getpid")
+}
+
+static ALARMED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_alarm(_: libc::c_int) {
+    ALARMED.store(true, Ordering::SeqCst);
+}
+
+/// seccomp's strict mode as a policy of `1` rules: read, write, exit and
+/// rt_sigreturn on any arguments, nothing else (not even exit_group).
+fn strict_mode_emulation() -> TestResult {
+    const STRICT: &str = "read: 1\nwrite: 1\nexit: 1\nrt_sigreturn: 1\n";
+    let (r, w) = pipe()?;
+    spawn(|| {
+        // SAFETY: installing a plain handler and arming a timer before the
+        // filter exists.
+        unsafe {
+            libc::signal(libc::SIGALRM, on_alarm as *const () as usize);
+            libc::alarm(1);
+        }
+        nnp()?;
+        install_flags(STRICT, 0)?;
+        let x = sc(
+            libc::SYS_write,
+            [w as u64, b"abc".as_ptr() as u64, 3, 0, 0, 0],
+        );
+        check!(x == Ok(3), "write(pipe) = {x:?}");
+        let mut b = [0u8; 3];
+        let x = sc(
+            libc::SYS_read,
+            [r as u64, b.as_mut_ptr() as u64, 3, 0, 0, 0],
+        );
+        check!(x == Ok(3) && &b == b"abc", "read(pipe) = {x:?}");
+        // A signal handler returns through rt_sigreturn. (No clock here:
+        // clock_gettime could be a syscall; count spins instead.)
+        let mut spins = 0u64;
+        while !ALARMED.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+            spins += 1;
+            check!(spins < 4_000_000_000, "no SIGALRM");
+        }
+        // exit (of the only thread) ends the process normally.
+        let _ = sc(libc::SYS_exit, [0; 6]);
+        Ok(())
+    })?
+    .ok("strict child")?;
+    for (name, nr) in [
+        ("getpid", libc::SYS_getpid),
+        ("exit_group", libc::SYS_exit_group),
+    ] {
+        spawn(|| {
+            install(STRICT)?;
+            let _ = sc(nr, [0; 6]);
+            let _ = sc(libc::SYS_exit, [3, 0, 0, 0, 0, 0]);
+            Ok(())
+        })?
+        .killed_by(libc::SIGKILL, name)?;
+    }
+    Ok(())
+}
+
+fn path_exists(p: &std::ffi::CStr) -> bool {
+    // SAFETY: valid C string.
+    unsafe { libc::access(p.as_ptr(), libc::F_OK) == 0 }
+}
+
+/// errno: the exact value reaches userspace and the call does not run.
+fn action_errno() -> TestResult {
+    let file = c"/tmp/strbox-errno-file";
+    spawn(|| {
+        install("default errno EACCES\ngetpid: 1\nexit_group: 1\nopenat: !(flags & O_CREAT)\n")?;
+        let r = getppid();
+        check!(r == Err(libc::EACCES), "getppid = {r:?}");
+        let r = getpid();
+        check!(r.is_ok(), "getpid = {r:?}");
+        let flags = (libc::O_CREAT | libc::O_WRONLY) as u64;
+        let r = sc(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                file.as_ptr() as u64,
+                flags,
+                0o600,
+                0,
+                0,
+            ],
+        );
+        check!(r == Err(libc::EACCES), "openat(O_CREAT) = {r:?}");
+        let r = sc(
+            libc::SYS_openat,
+            [
+                libc::AT_FDCWD as u64,
+                c"/".as_ptr() as u64,
+                libc::O_RDONLY as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        check!(r.is_ok(), "openat(\"/\", O_RDONLY) = {r:?}");
+        Ok(())
+    })?
+    .ok("errno child")?;
+    ensure!(
+        !path_exists(file),
+        "the denied openat(O_CREAT) created the file"
+    );
+    // A numeric errno without a name.
+    spawn(|| {
+        install("default errno 77\nexit_group: 1\n")?;
+        let r = getppid();
+        check!(r == Err(77), "getppid = {r:?}");
+        Ok(())
+    })?
+    .ok("errno 77 child")
+}
+
+/// kill: SIGKILL for the whole thread group; the call does not run.
+fn action_kill_whole_process() -> TestResult {
+    let dir = c"/tmp/strbox-kill-dir";
+    spawn(|| {
+        install("default kill\ngetpid: 1\nexit_group: 1\n")?;
+        let _ = sc(
+            libc::SYS_mkdirat,
+            [libc::AT_FDCWD as u64, dir.as_ptr() as u64, 0o700, 0, 0, 0],
+        );
+        check!(false, "mkdirat returned");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "mkdirat under default kill")?;
+    ensure!(
+        !path_exists(dir),
+        "the killed mkdirat created the directory"
+    );
+    // Another (unfiltered) thread of the process dies too: the child is
+    // reaped at once instead of after the thread's 60 s sleep.
+    let start = Instant::now();
+    spawn(|| {
+        std::thread::spawn(|| std::thread::sleep(Duration::from_secs(60)));
+        install("default kill\ngetpid: 1\n")?;
+        let _ = getppid();
+        check!(false, "getppid returned");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "two-thread process")?;
+    ensure!(
+        start.elapsed() < Duration::from_secs(30),
+        "the process lived on ({:?}): its other thread survived",
+        start.elapsed()
+    );
+    Ok(())
+}
+
+/// log: the call runs and the kernel logs comm, pid, syscall and args.
+fn action_log() -> TestResult {
+    let out = spawn(|| {
+        // SAFETY: PR_SET_NAME with a valid C string.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"sbxlogtest".as_ptr()) };
+        install("default log\ngetpid: 1\n")?;
+        // The log is rate-limited (10 lines per 5 s, shared by the whole
+        // system): keep calling for a while so one line surely passes.
+        for _ in 0..8 {
+            let r = getppid();
+            check!(matches!(r, Ok(p) if p > 0), "getppid under log = {r:?}");
+            let r = sc(libc::SYS_getppid, [0x1234, 0, 0, 0, 0, 0]);
+            check!(r.is_ok(), "getppid(0x1234) = {r:?}");
+            std::thread::sleep(Duration::from_millis(900));
+        }
+        Ok(())
+    })?;
+    out.ok("log child")?;
+    let lines = kmsg_read_all();
+    let hit = lines.iter().any(|l| {
+        l.contains("strbox: log comm=sbxlogtest pid=")
+            && l.contains("syscall=getppid(")
+            && l.contains("args=0x1234,")
+    });
+    ensure!(
+        hit,
+        "no 'strbox: log comm=sbxlogtest ... syscall=getppid ... args=0x1234' line; strbox lines: {:?}",
+        lines
+            .iter()
+            .filter(|l| l.contains("strbox"))
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    Ok(())
+}
+
+/// A layer that does not allow prctl also forbids adding layers: the
+/// strbox prctl is itself a filtered syscall.
+fn layer_without_prctl() -> TestResult {
+    spawn(|| {
+        install("default errno EPERM\nexit_group: 1\n")?;
+        let (r, _) = set(b"exit_group: 1\n", 0);
+        check!(r == Err(libc::EPERM), "second install = {r:?}");
+        let r = sys::prctl(PR_STRBOX_ABI_VERSION, 0, 0, 0, 0);
+        check!(r == Err(libc::EPERM), "version under the filter = {r:?}");
+        Ok(())
+    })?
+    .ok("child")
+}
+
+fn nesting_narrows() -> TestResult {
+    spawn(|| {
+        install(&allow_all_except(&[], "errno EPERM"))?;
+        check!(getppid().is_ok(), "layer 1 denies getppid");
+        install(&allow_all_except(&["getppid"], "errno EACCES"))?;
+        let r = getppid();
+        check!(r == Err(libc::EACCES), "after layer 2: getppid = {r:?}");
+        check!(getpid().is_ok(), "getpid denied");
+        Ok(())
+    })?
+    .ok("child")
+}
+
+fn nesting_never_reallows() -> TestResult {
+    spawn(|| {
+        install(&allow_all_except(&["getppid"], "errno EPERM"))?;
+        install(&allow_all_except(&[], "errno EACCES"))?;
+        let r = getppid();
+        check!(r == Err(libc::EPERM), "layer 2 re-allowed getppid: {r:?}");
+        Ok(())
+    })?
+    .ok("child")
+}
+
+fn precedence_kill_over_errno() -> TestResult {
+    for (a, b) in [("kill", "errno EACCES"), ("errno EACCES", "kill")] {
+        spawn(|| {
+            install(&allow_all_except(&["getppid"], a))?;
+            install(&allow_all_except(&["getppid"], b))?;
+            let r = getppid();
+            check!(false, "getppid returned {r:?}");
+            Ok(())
+        })?
+        .killed_by(libc::SIGKILL, &format!("layers {a} then {b}"))?;
+    }
+    // errno beats log, in either order.
+    for (a, b) in [("log", "errno EACCES"), ("errno EACCES", "log")] {
+        spawn(|| {
+            install(&allow_all_except(&["getppid"], a))?;
+            install(&allow_all_except(&["getppid"], b))?;
+            let r = getppid();
+            check!(r == Err(libc::EACCES), "getppid = {r:?}");
+            Ok(())
+        })?
+        .ok(&format!("layers {a} then {b}"))?;
+    }
+    Ok(())
+}
+
+fn precedence_newest_errno() -> TestResult {
+    for (a, b, want) in [
+        ("EPERM", "EACCES", libc::EACCES),
+        ("EACCES", "EPERM", libc::EPERM),
+    ] {
+        spawn(|| {
+            install(&allow_all_except(&["getppid"], &format!("errno {a}")))?;
+            install(&allow_all_except(&["getppid"], &format!("errno {b}")))?;
+            let r = getppid();
+            check!(r == Err(want), "getppid = {r:?}, want errno {want}");
+            Ok(())
+        })?
+        .ok(&format!("errno {a} then {b}"))?;
+    }
+    Ok(())
+}
+
+fn inherit_fork() -> TestResult {
+    spawn(|| {
+        install(&allow_all_except(&["getppid"], "errno EPERM"))?;
+        let inner = spawn(|| {
+            let r = getppid();
+            check!(r == Err(libc::EPERM), "child: getppid = {r:?}");
+            // And a grandchild.
+            let g = spawn(|| {
+                let r = getppid();
+                check!(r == Err(libc::EPERM), "grandchild: getppid = {r:?}");
+                Ok(())
+            });
+            check!(
+                matches!(&g, Ok(o) if o.ok("g").is_ok()),
+                "grandchild failed: {:?}",
+                g.map(|o| o.msg)
+            );
+            Ok(())
+        });
+        check!(
+            matches!(&inner, Ok(o) if o.ok("c").is_ok()),
+            "forked child failed: {:?}",
+            inner.map(|o| o.msg)
+        );
+        Ok(())
+    })?
+    .ok("filtered parent")
+}
+
+fn inherit_thread() -> TestResult {
+    spawn(|| {
+        install(&allow_all_except(&["getppid"], "errno EPERM"))?;
+        let r = std::thread::spawn(getppid).join();
+        check!(matches!(r, Ok(Err(libc::EPERM))), "thread: getppid = {r:?}");
+        // A thread of a thread.
+        let r = std::thread::spawn(|| std::thread::spawn(getppid).join()).join();
+        check!(
+            matches!(r, Ok(Ok(Err(libc::EPERM)))),
+            "nested thread: getppid = {r:?}"
+        );
+        Ok(())
+    })?
+    .ok("child")
+}
+
+/// The environment variable that turns `exec_probe_helper` into a check.
+const PROBE_ENV: &str = "STRBOX_EXEC_PROBE";
+
+/// Not a test by itself: `inherit_execve` re-executes this binary with
+/// `PROBE_ENV` set to run it in the exec'd, filtered process.
+fn exec_probe_helper() -> TestResult {
+    if std::env::var_os(PROBE_ENV).is_none() {
+        return Err("skip: helper of inherit_execve".into());
+    }
+    ensure!(
+        getppid() == Err(libc::EPERM),
+        "after execve: getppid = {:?}",
+        getppid()
+    );
+    let text = crate::read_layers().map_err(|e| format!("read_layers: {e}"))?;
+    ensure!(
+        text.starts_with("# strbox layer 1/1\n") && crate::split_layers(&text).len() == 1,
+        "after execve: layers {text:?}"
+    );
+    Ok(())
+}
+
+fn inherit_execve() -> TestResult {
+    let (r, w) = pipe()?;
+    let policy = allow_all_except(&["getppid"], "errno EPERM");
+    let out = spawn(|| {
+        dup2(w, 1);
+        install(&policy)?;
+        let exe = c"/proc/self/exe";
+        let argv = [
+            exe.as_ptr(),
+            c"exec_probe_helper".as_ptr(),
+            std::ptr::null(),
+        ];
+        let env = [c"STRBOX_EXEC_PROBE=1".as_ptr(), std::ptr::null()];
+        // SAFETY: NUL-terminated argv/envp arrays of valid C strings.
+        unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), env.as_ptr()) };
+        check!(false, "execve failed: errno {}", sys::errno());
+        Ok(())
+    })?;
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(w) };
+    let text = String::from_utf8_lossy(&drain(r)).into_owned();
+    out.ok("exec'd process")?;
+    ensure!(
+        text.contains("exec_probe_helper: Ok(())"),
+        "the exec'd strbox-guest reported: {text:?}"
+    );
+    Ok(())
+}
+
+/// Runs `f` on a thread that exists before the filter is installed, after
+/// `go` is set; returns its result.
+fn thread_waiting<F, R>(go: &Arc<AtomicBool>, f: F) -> std::thread::JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let go = go.clone();
+    std::thread::spawn(move || {
+        while !go.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        f()
+    })
+}
+
+fn tsync_all_threads() -> TestResult {
+    // Without TSYNC an existing thread is not filtered.
+    spawn(|| {
+        let go = Arc::new(AtomicBool::new(false));
+        let th = thread_waiting(&go, getppid);
+        install(&allow_all_except(&["getppid"], "errno EPERM"))?;
+        go.store(true, Ordering::SeqCst);
+        let r = th.join();
+        check!(
+            matches!(r, Ok(Ok(_))),
+            "pre-existing thread filtered without TSYNC: {r:?}"
+        );
+        Ok(())
+    })?
+    .ok("no TSYNC")?;
+    // With TSYNC it is, and it gets no_new_privs.
+    spawn(|| {
+        let go = Arc::new(AtomicBool::new(false));
+        let th = thread_waiting(&go, || {
+            // SAFETY: plain prctl query.
+            let nnp = unsafe { libc::prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) };
+            (getppid(), nnp)
+        });
+        nnp()?;
+        install_flags(
+            &allow_all_except(&["getppid"], "errno EPERM"),
+            STRBOX_SET_TSYNC,
+        )?;
+        go.store(true, Ordering::SeqCst);
+        let r = th.join();
+        check!(
+            matches!(r, Ok((Err(libc::EPERM), 1))),
+            "thread after TSYNC: (getppid, nnp) = {r:?}"
+        );
+        check!(getppid() == Err(libc::EPERM), "caller not filtered");
+        Ok(())
+    })?
+    .ok("TSYNC")
+}
+
+fn tsync_diverged_fails() -> TestResult {
+    spawn(|| {
+        nnp()?;
+        // A thread installs its own layer: the threads' chains diverge.
+        let installed = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let (i2, d2) = (installed.clone(), done.clone());
+        let th = std::thread::spawn(move || {
+            let (r, _) = set(allow_all_except(&["getpid"], "errno EACCES").as_bytes(), 0);
+            i2.store(true, Ordering::SeqCst);
+            while !d2.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            r
+        });
+        while !installed.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (r, rec) = set(
+            allow_all_except(&["getppid"], "errno EPERM").as_bytes(),
+            STRBOX_SET_TSYNC,
+        );
+        check!(
+            r == Err(libc::EBUSY),
+            "TSYNC with a diverged thread = {r:?}"
+        );
+        check!(rec.code == 0, "error record filled: {rec:?}");
+        // Nothing changed for the caller.
+        check!(
+            layers_len() == Ok(0),
+            "caller got layers: {:?}",
+            layers_len()
+        );
+        check!(getppid().is_ok(), "caller filtered after failed TSYNC");
+        done.store(true, Ordering::SeqCst);
+        let r = th.join();
+        check!(matches!(r, Ok(Ok(()))), "thread install = {r:?}");
+        Ok(())
+    })?
+    .ok("child")?;
+    // A thread whose chain is an ancestor of the caller's is fine.
+    spawn(|| {
+        install(&allow_all_except(&[], "errno EPERM"))?;
+        let go = Arc::new(AtomicBool::new(false));
+        let th = thread_waiting(&go, || (getppid(), layers_len()));
+        install_flags(
+            &allow_all_except(&["getppid"], "errno EPERM"),
+            STRBOX_SET_TSYNC,
+        )?;
+        go.store(true, Ordering::SeqCst);
+        let r = th.join();
+        check!(
+            matches!(r, Ok((Err(libc::EPERM), Ok(n))) if n > 0),
+            "thread with ancestor chain after TSYNC: {r:?}"
+        );
+        let text = crate::read_layers().unwrap_or_default();
+        check!(
+            crate::split_layers(&text).len() == 2,
+            "caller layers: {}",
+            text.len()
+        );
+        Ok(())
+    })?
+    .ok("ancestor chain")
+}
+
+/// no_new_privs or CAP_SYS_ADMIN is required (EACCES), as for seccomp.
+fn nnp_required() -> TestResult {
+    // Root (CAP_SYS_ADMIN) without no_new_privs may install.
+    spawn(|| {
+        let (r, _) = set(b"default errno EPERM\nexit_group: 1\n", 0);
+        check!(r == Ok(()), "root without NNP: {r:?}");
+        Ok(())
+    })?
+    .ok("root")?;
+    // An unprivileged user may not, until it sets no_new_privs.
+    spawn(|| {
+        // SAFETY: dropping privileges in the child.
+        let ok = unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 };
+        check!(ok, "setuid(65534): errno {}", sys::errno());
+        let (r, rec) = set(allow_all_except(&["getppid"], "errno EPERM").as_bytes(), 0);
+        check!(r == Err(libc::EACCES), "unprivileged without NNP: {r:?}");
+        check!(rec.code == 0 && rec.line == 0, "record: {rec:?}");
+        check!(
+            layers_len() == Ok(0),
+            "layers after EACCES: {:?}",
+            layers_len()
+        );
+        check!(getppid().is_ok(), "filtered after EACCES");
+        install(&allow_all_except(&["getppid"], "errno EPERM"))?;
+        check!(
+            getppid() == Err(libc::EPERM),
+            "not filtered after NNP install"
+        );
+        Ok(())
+    })?
+    .ok("unprivileged")
+}
+
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u32) -> i64 {
+    let ret: u32;
+    // SAFETY: an ia32 syscall without arguments (getpid); int $0x80
+    // returns in eax and preserves the other registers we declare.
+    unsafe {
+        core::arch::asm!(
+            "int 0x80",
+            inlateout("eax") nr => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            options(nostack)
+        );
+    }
+    i64::from(ret as i32)
+}
+
+/// A filtered 64-bit task cannot escape through the ia32 (`int $0x80`) or
+/// x32 syscall ABI: such calls get the chain's default action.
+#[cfg(target_arch = "x86_64")]
+fn abi_switch() -> TestResult {
+    const IA32_GETPID: u32 = 20;
+    const X32_BIT: i64 = 0x4000_0000;
+    // Unfiltered: the ia32 ABI works (IA32_EMULATION), x32 is ENOSYS.
+    let pid = getpid().map_err(|e| format!("getpid: {e}"))?;
+    ensure!(
+        int80(IA32_GETPID) == pid,
+        "unfiltered int80 getpid = {}",
+        int80(IA32_GETPID)
+    );
+    let r = sc(X32_BIT | libc::SYS_getpid, [0; 6]);
+    ensure!(r == Err(libc::ENOSYS), "unfiltered x32 getpid = {r:?}");
+    spawn(|| {
+        install(&allow_all_except(&[], "errno 77"))?;
+        check!(getpid().is_ok(), "native getpid denied");
+        let r = int80(IA32_GETPID);
+        check!(r == -77, "int80 getpid under the filter = {r}");
+        let r = sc(X32_BIT | libc::SYS_getpid, [0; 6]);
+        check!(r == Err(77), "x32 getpid under the filter = {r:?}");
+        Ok(())
+    })?
+    .ok("errno child")?;
+    spawn(|| {
+        install(&allow_all_except(&[], "kill"))?;
+        let r = int80(IA32_GETPID);
+        check!(false, "int80 returned {r}");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "int80 under default kill")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn abi_switch() -> TestResult {
+    Err("skip: no 32-bit compat ABI in this arm64 guest kernel".into())
+}
+
+/// `rmmod` fails while a filtered task lives, succeeds after it exits.
+fn rmmod_refused_while_filtered() -> TestResult {
+    let (ready_r, ready_w) = pipe()?;
+    let (go_r, go_w) = pipe()?;
+    // SAFETY: fork in the test process.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = (|| -> Child {
+            install(&allow_all_except(&["getppid"], "errno EPERM"))?;
+            let _ = sc(
+                libc::SYS_write,
+                [ready_w as u64, b"r".as_ptr() as u64, 1, 0, 0, 0],
+            );
+            let mut b = [0u8; 1];
+            let _ = sc(
+                libc::SYS_read,
+                [go_r as u64, b.as_mut_ptr() as u64, 1, 0, 0, 0],
+            );
+            check!(
+                getppid() == Err(libc::EPERM),
+                "filter gone after failed rmmod"
+            );
+            Ok(())
+        })()
+        .map_or(1, |()| 0);
+        // SAFETY: leaving the child.
+        unsafe { libc::_exit(code) };
+    }
+    let mut b = [0u8; 1];
+    // SAFETY: reading one byte into b.
+    let n = unsafe { libc::read(ready_r, b.as_mut_ptr().cast(), 1) };
+    ensure!(n == 1, "child did not get ready");
+    let r = unload_module();
+    let e = r.as_ref().err().and_then(|e| e.raw_os_error());
+    let listed = module_listed().unwrap_or(false);
+    write_all(go_w, b"g")?;
+    let status = wait_pid(pid)?;
+    // delete_module reports a module in use as EWOULDBLOCK (= EAGAIN);
+    // rmmod prints "Module strbox is in use".
+    ensure!(
+        e == Some(libc::EAGAIN),
+        "delete_module while filtered: {r:?}"
+    );
+    ensure!(listed, "strbox not listed while filtered");
+    ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "filtered child: {}",
+        super::util::describe_status(status)
+    );
+    // Once the child is gone (its layer is freed after a grace period),
+    // the module unloads.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let unloaded = loop {
+        match unload_module() {
+            Ok(()) => break Ok(()),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    let relisted = module_listed().unwrap_or(true);
+    // Whatever happened, load it again for the tests that follow.
+    let reload = if relisted { Ok(()) } else { load_module() };
+    ensure!(unloaded.is_ok(), "delete_module after exit: {unloaded:?}");
+    ensure!(!relisted, "strbox still listed after unload");
+    ensure!(reload.is_ok(), "reload: {reload:?}");
+    ensure!(
+        module_listed().unwrap_or(false),
+        "strbox not listed after reload"
+    );
+    Ok(())
+}
+
+/// PR_SECCOMP_GET returns the canonical text of each layer, oldest first;
+/// installing that text again gives the same layers.
+fn get_round_trip() -> TestResult {
+    let l1 = allow_all_except(&["getppid", "openat"], "errno EPERM")
+        + "openat: !(flags & (O_CREAT|O_TRUNC)) && dfd == AT_FDCWD\ngetppid: arg0 == 7 || (arg1 > 3 && arg1 <= 9)\n";
+    let l2 = allow_all_except(&["getpid"], "log");
+    let arch = crate::policy::arch(None)?;
+    let canon = |src: &str| {
+        crate::policy::compile_policy(src.as_bytes(), arch)
+            .map(|p| crate::policy::canonical(&p, arch))
+            .map_err(|e| format!("host compile: {e}"))
+    };
+    let expected = format!(
+        "# strbox layer 1/2\n{}# strbox layer 2/2\n{}",
+        canon(&l1)?,
+        canon(&l2)?
+    );
+    let (r, w) = pipe()?;
+    let out = spawn(|| {
+        install(&l1)?;
+        install(&l2)?;
+        let n = layers_len();
+        check!(
+            n == Ok(expected.len()),
+            "size query = {n:?}, want {}",
+            expected.len()
+        );
+        let mut buf = vec![0u8; expected.len() + 16];
+        let short = sys::get(buf.as_mut_ptr(), expected.len() - 1);
+        check!(short == Err(libc::ERANGE), "short buffer = {short:?}");
+        let bad = sys::get(8 as *mut u8, expected.len());
+        check!(bad == Err(libc::EFAULT), "bad buffer = {bad:?}");
+        let got = sys::get(buf.as_mut_ptr(), buf.len());
+        check!(got == Ok(expected.len()), "GET = {got:?}");
+        check!(
+            &buf[..expected.len()] == expected.as_bytes(),
+            "text differs from the host's canonical text"
+        );
+        // Round trip: install the read-back layers in a fresh child.
+        let text = String::from_utf8_lossy(&buf[..expected.len()]).into_owned();
+        let again = spawn(|| {
+            for layer in crate::split_layers(&text) {
+                install(layer)?;
+            }
+            let mut b2 = vec![0u8; text.len()];
+            let got = sys::get(b2.as_mut_ptr(), b2.len());
+            check!(
+                got == Ok(text.len()) && b2 == text.as_bytes(),
+                "re-installed text differs"
+            );
+            Ok(())
+        });
+        check!(
+            matches!(&again, Ok(o) if o.ok("x").is_ok()),
+            "round trip child: {:?}",
+            again.map(|o| o.msg)
+        );
+        let _ = sc(
+            libc::SYS_write,
+            [
+                w as u64,
+                buf.as_ptr() as u64,
+                expected.len() as u64,
+                0,
+                0,
+                0,
+            ],
+        );
+        Ok(())
+    })?;
+    out.ok("GET child")?;
+    let got = drain(r);
+    ensure!(
+        got == expected.as_bytes(),
+        "text written to the pipe differs"
+    );
+    Ok(())
+}
+
+/// Many threads installing layers (with and without TSYNC), creating
+/// threads and forking, while others make syscalls, on every vCPU. The
+/// harness fails the run if the kernel log shows any splat.
+fn stress_smp() -> TestResult {
+    // SAFETY: sysconf query.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    spawn(|| {
+        nnp()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let errors = Arc::new(AtomicI64::new(0));
+        let policy = Arc::new(allow_all_except(&["getppid"], "errno EPERM"));
+        let mut handles = Vec::new();
+        // Installers: own layers and TSYNC layers (EBUSY/EMLINK expected).
+        for tsync in [false, true, false] {
+            let (stop, errors, policy) = (stop.clone(), errors.clone(), policy.clone());
+            handles.push(std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let flags = if tsync { STRBOX_SET_TSYNC } else { 0 };
+                    let (r, _) = set(policy.as_bytes(), flags);
+                    match r {
+                        Ok(()) | Err(libc::EMLINK) | Err(libc::EBUSY) => {}
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    let _ = layers_len();
+                    n += 1;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                n
+            }));
+        }
+        // Syscallers: getppid is either allowed (not yet filtered) or
+        // EPERM, nothing else.
+        for _ in 0..2 {
+            let (stop, errors) = (stop.clone(), errors.clone());
+            handles.push(std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    match getppid() {
+                        Ok(p) if p > 0 => {}
+                        Err(libc::EPERM) => {}
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    let _ = getpid();
+                    n += 1;
+                }
+                n
+            }));
+        }
+        // Thread creators.
+        {
+            let stop = stop.clone();
+            handles.push(std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = std::thread::spawn(getppid).join();
+                    n += 1;
+                }
+                n
+            }));
+        }
+        // Forkers: children that install a layer, fork, and exit.
+        {
+            let (stop, errors, policy) = (stop.clone(), errors.clone(), policy.clone());
+            handles.push(std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    // SAFETY: the child only makes raw syscalls and exits.
+                    let pid = unsafe { libc::fork() };
+                    if pid == 0 {
+                        let _ = set(policy.as_bytes(), 0);
+                        // SAFETY: as above.
+                        let g = unsafe { libc::fork() };
+                        if g == 0 {
+                            let ok = getppid() == Err(libc::EPERM);
+                            // SAFETY: leaving the grandchild.
+                            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+                        }
+                        let ok = g > 0 && matches!(wait_pid(g), Ok(s) if s == 0);
+                        // SAFETY: leaving the child.
+                        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+                    }
+                    match wait_pid(pid) {
+                        Ok(0) => {}
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    n += 1;
+                }
+                n
+            }));
+        }
+        std::thread::sleep(Duration::from_secs(8));
+        stop.store(true, Ordering::Relaxed);
+        let mut counts = [0u64; 8];
+        for (h, c) in handles.into_iter().zip(counts.iter_mut()) {
+            *c = h.join().unwrap_or(0);
+        }
+        let errs = errors.load(Ordering::Relaxed);
+        check!(
+            errs == 0,
+            "{errs} unexpected results (counts {counts:?}, {cpus} cpus)"
+        );
+        check!(
+            counts.iter().all(|&c| c > 0),
+            "a worker made no progress: {counts:?}"
+        );
+        check!(
+            getppid() == Err(libc::EPERM),
+            "main thread not filtered at the end"
+        );
+        Ok(())
+    })?
+    .ok("stress process")?;
+    let bad: Vec<String> = kmsg_read_all()
+        .into_iter()
+        .filter(|l| {
+            [
+                "BUG",
+                "WARNING",
+                "Oops",
+                "KASAN",
+                "Call Trace",
+                "lockdep",
+                "circular",
+            ]
+            .iter()
+            .any(|p| l.contains(p))
+        })
+        .collect();
+    ensure!(bad.is_empty(), "kernel log after stress: {bad:?}");
+    Ok(())
+}
