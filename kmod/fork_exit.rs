@@ -64,7 +64,7 @@ pub(crate) unsafe extern "C" fn on_fork(
             unsafe { bindings::send_sig(bindings::SIGKILL as i32, child, 1) };
             // SAFETY: plain read of the ratelimit state.
             if unsafe { ffi::strbox_log_ratelimit() } {
-                pr_warn!("strbox: out of memory at fork: child killed\n");
+                pr_warn!("out of memory at fork: child killed\n");
             }
         }
     }

@@ -77,7 +77,7 @@ impl kernel::Module for Strbox {
             }
         };
         pr_info!(
-            "strbox: loaded (ABI {}, {} syscalls, layer {} bytes)\n",
+            "loaded (ABI {}, {} syscalls, layer {} bytes)\n",
             uapi::abi::STRBOX_ABI_VERSION,
             uapi::tables::NATIVE.syscalls.len(),
             filter::Program::SIZE
@@ -94,7 +94,7 @@ impl Drop for Strbox {
         self.probes.detach();
         task_state::teardown();
         pr_info!(
-            "strbox: unloaded ({} filtered tasks left)\n",
+            "unloaded ({} filtered tasks left)\n",
             task_state::filtered_tasks()
         );
     }

@@ -183,7 +183,7 @@ fn report(
         "compat"
     };
     pr_info!(
-        "strbox: {} comm={} pid={} tid={} syscall={}({}) args={:#x},{:#x},{:#x},{:#x},{:#x},{:#x} layers={}\n",
+        "{} comm={} pid={} tid={} syscall={}({}) args={:#x},{:#x},{:#x},{:#x},{:#x},{:#x} layers={}\n",
         what,
         comm,
         tgid,

@@ -87,7 +87,7 @@ pub(crate) fn attach(specs: &'static [ProbeSpec]) -> Result<Attached> {
     };
     for (spec, &tp) in specs.iter().zip(search.found.iter()) {
         if tp.is_null() {
-            pr_err!("strbox: tracepoint {:?} not found\n", spec.name);
+            pr_err!("tracepoint {:?} not found\n", spec.name);
             attached.detach();
             return Err(ENOENT);
         }
@@ -95,7 +95,7 @@ pub(crate) fn attach(specs: &'static [ProbeSpec]) -> Result<Attached> {
         // function with the tracepoint's probe signature (`data` first).
         let rc = unsafe { ffi::tracepoint_probe_register(tp, spec.probe, ptr::null_mut()) };
         if rc != 0 {
-            pr_err!("strbox: cannot attach to {:?}: {}\n", spec.name, rc);
+            pr_err!("cannot attach to {:?}: {}\n", spec.name, rc);
             attached.detach();
             return Err(Error::from_errno(rc));
         }
@@ -120,11 +120,7 @@ impl Attached {
             // same function and data.
             let rc = unsafe { ffi::tracepoint_probe_unregister(tp, spec.probe, ptr::null_mut()) };
             if rc != 0 {
-                pr_err!(
-                    "strbox: unregistering from {:?} failed: {}\n",
-                    spec.name,
-                    rc
-                );
+                pr_err!("unregistering from {:?} failed: {}\n", spec.name, rc);
             }
         }
         // SAFETY: may sleep; called from module init/exit (process
