@@ -5,7 +5,13 @@
 //! * `strbox eval [--arch A] FILE SYSCALL [ARG0 ... ARG5]`: print the
 //!   verdict for one syscall (`allow`, `log`, `errno NAME`, `kill`).
 //!
-//! Exit codes: 0 valid policy, 1 invalid policy, 2 usage or I/O error.
+//! * `strbox run [--tsync] [--no-nnp] FILE -- CMD [ARGS...]`: install the
+//!   policy as a new layer (setting no_new_privs first) and execve CMD.
+//! * `strbox show`: print the calling process's layers (`PR_SECCOMP_GET`).
+//!
+//! Exit codes: 0 valid policy, 1 invalid policy, 2 usage or I/O error
+//! (`run`: 1 also when the kernel refuses the layer, 127 when CMD cannot be
+//! executed).
 //! `FILE` may be `-` for standard input.
 
 use std::io::{Read, Write};
@@ -47,6 +53,22 @@ enum Command {
         #[arg(num_args = 0..=6, allow_negative_numbers = true)]
         args: Vec<String>,
     },
+    /// Install a policy as a new layer of this process, then execute CMD.
+    Run {
+        /// Apply the layer to every thread (STRBOX_SET_TSYNC).
+        #[arg(long)]
+        tsync: bool,
+        /// Do not set no_new_privs (needs CAP_SYS_ADMIN).
+        #[arg(long)]
+        no_nnp: bool,
+        /// Policy file (`-` for standard input).
+        file: String,
+        /// The command and its arguments.
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// Print this process's installed layers, oldest first.
+    Show,
 }
 
 /// A failure with its exit code (the message is already printed).
@@ -62,6 +84,13 @@ fn main() -> ExitCode {
             syscall,
             args,
         } => eval(arch.as_deref(), &file, &syscall, &args),
+        Command::Run {
+            tsync,
+            no_nnp,
+            file,
+            cmd,
+        } => run(tsync, !no_nnp, &file, &cmd),
+        Command::Show => show(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,4 +145,35 @@ fn eval(arch: Option<&str>, file: &str, syscall: &str, args: &[String]) -> Resul
     }
     println!("{}", policy::verdict_text(prog.evaluate(nr, &regs), arch));
     Ok(())
+}
+
+fn run(tsync: bool, nnp: bool, file: &str, cmd: &[String]) -> Result<(), Exit> {
+    use std::os::unix::process::CommandExt;
+    let src = read_file(file)?;
+    let name = if file == "-" { "<stdin>" } else { file };
+    if let Err(e) = strbox::Sandbox::new(&src)
+        .tsync(tsync)
+        .no_new_privs(nnp)
+        .install()
+    {
+        eprint!("{}", e.render(name, &src));
+        return Err(Exit(1));
+    }
+    let Some((prog, args)) = cmd.split_first() else {
+        return Err(usage_error("no command"));
+    };
+    let err = std::process::Command::new(prog).args(args).exec();
+    eprintln!("strbox: {prog}: {err}");
+    Err(Exit(127))
+}
+
+fn show() -> Result<(), Exit> {
+    let text = strbox::read_layers().map_err(|e| {
+        usage_error(format_args!(
+            "PR_SECCOMP_GET: {e} (is the strbox module loaded?)"
+        ))
+    })?;
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(|e| usage_error(format_args!("stdout: {e}")))
 }

@@ -44,6 +44,7 @@ pub static TESTS: &[Test] = &[
     t("abi_switch_ia32_x32", abi_switch),
     t("rmmod_refused_while_filtered", rmmod_refused_while_filtered),
     t("get_round_trip", get_round_trip),
+    t("cli_run_show", cli_run_show),
     t("stress_smp", stress_smp),
 ];
 
@@ -1106,5 +1107,47 @@ fn stress_smp() -> TestResult {
         })
         .collect();
     ensure!(bad.is_empty(), "kernel log after stress: {bad:?}");
+    Ok(())
+}
+
+/// `strbox run POLICY -- strbox show`: the CLI installs a layer, execs, and
+/// the exec'd CLI reads it back.
+fn cli_run_show() -> TestResult {
+    let policy = allow_all_except(&["getppid"], "errno EPERM");
+    let path = "/tmp/strbox-cli-policy";
+    std::fs::write(path, &policy).map_err(|e| format!("write {path}: {e}"))?;
+    let arch = crate::policy::arch(None)?;
+    let canon = crate::policy::compile_policy(policy.as_bytes(), arch)
+        .map(|p| crate::policy::canonical(&p, arch))
+        .map_err(|e| format!("host compile: {e}"))?;
+    let out = std::process::Command::new("/bin/strbox")
+        .args(["run", path, "--", "/bin/strbox", "show"])
+        .output()
+        .map_err(|e| format!("/bin/strbox: {e}"))?;
+    ensure!(
+        out.status.success(),
+        "strbox run: {:?}, stderr {:?}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = format!("# strbox layer 1/1\n{canon}");
+    ensure!(
+        out.stdout == want.as_bytes(),
+        "strbox show printed {} bytes, want {}",
+        out.stdout.len(),
+        want.len()
+    );
+    // A rejected policy: exit 1 and the caret report on stderr.
+    std::fs::write(path, "read: fd == 0\nwrite: fd = 1\n").map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("/bin/strbox")
+        .args(["run", path, "--", "/bin/true"])
+        .output()
+        .map_err(|e| format!("/bin/strbox: {e}"))?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.code() == Some(1) && err.starts_with(&format!("{path}:2:11: invalid operator")),
+        "strbox run with a bad policy: {:?} {err:?}",
+        out.status
+    );
     Ok(())
 }
