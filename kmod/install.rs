@@ -303,11 +303,12 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
         while slots.len() < want {
             slots.push(Some(task_state::alloc_slot(GFP_KERNEL)?), GFP_KERNEL)?;
         }
-        if tsync {
-            // SAFETY: process context, no locks held; paired below.
-            unsafe { ffi::strbox_lock_thread_group() };
-        }
+        // Lock order: registry lock, then the siglock. The siglock is taken
+        // from interrupts (signals from timers), so it must never be held
+        // while waiting for the registry lock, which is taken with
+        // interrupts enabled elsewhere.
         let r = task_state::with_writer(|w| {
+            let _siglock = tsync.then(ThreadGroupLock::lock);
             // SAFETY: reading the current task's own flags.
             if unsafe { (*me).flags } & bindings::PF_EXITING != 0 {
                 // The work runs from do_exit(): the task has passed its
@@ -385,15 +386,31 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
             }
             Ok(())
         });
-        if tsync {
-            // SAFETY: taken above.
-            unsafe { ffi::strbox_unlock_thread_group() };
-        }
         match r {
             Ok(()) => return Ok(()),
             Err(Attempt::Fail(e)) => return Err(e.into()),
             Err(Attempt::NeedSlots(n)) => want = n,
         }
+    }
+}
+
+/// Holds the current thread group's siglock (interrupts disabled): its
+/// thread list is stable while held, as for seccomp's TSYNC.
+struct ThreadGroupLock(());
+
+impl ThreadGroupLock {
+    fn lock() -> ThreadGroupLock {
+        // SAFETY: the current task's sighand is valid while it runs; the
+        // guard releases the lock exactly once.
+        unsafe { ffi::strbox_lock_thread_group() };
+        ThreadGroupLock(())
+    }
+}
+
+impl Drop for ThreadGroupLock {
+    fn drop(&mut self) {
+        // SAFETY: taken by `lock` on this thread.
+        unsafe { ffi::strbox_unlock_thread_group() };
     }
 }
 
