@@ -6,16 +6,14 @@
 //! created and reference counted ([`Arc`]), so a chain — the newest layer
 //! of a task and everything it points to — is shared by all tasks that
 //! inherited it, exactly like seccomp's filter lists. A chain is freed
-//! when its last holder is gone; every layer holds a reference on the
-//! module ([`ModuleRef`]), so `strbox.ko` cannot be unloaded while any
-//! layer exists.
+//! when its last holder is gone. (The module references are held by the
+//! tasks' table entries, see `task_state`.)
 
 use core::iter;
 
 use kernel::alloc::KVBox;
 use kernel::sync::Arc;
 
-use crate::ffi::ModuleRef;
 use crate::filter::{evaluate_chain, Program, Verdict};
 use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
 
@@ -29,8 +27,6 @@ pub(crate) struct Layer {
     depth: usize,
     /// Compiled predicates summed over the chain ending here.
     chain_predicates: usize,
-    /// Keeps the module loaded while this layer exists.
-    _module: ModuleRef,
 }
 
 /// Why a new layer cannot go on top of a chain.
@@ -65,14 +61,12 @@ impl Layer {
         program: KVBox<Program>,
         parent: Option<Arc<Layer>>,
         limits: (usize, usize),
-        module: ModuleRef,
     ) -> Layer {
         Layer {
             program,
             parent,
             depth: limits.0,
             chain_predicates: limits.1,
-            _module: module,
         }
     }
 

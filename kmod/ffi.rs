@@ -78,6 +78,17 @@ extern "C" {
     pub(crate) fn strbox_syscall_set_return(regs: *mut bindings::pt_regs, ret: c_long);
     /// `__ratelimit()` of the module's log lines.
     pub(crate) fn strbox_log_ratelimit() -> bool;
+    /// `task_tgid_nr(t)`, `task_pid_nr(t)` and `t->comm` (16 bytes, NUL-padded).
+    pub(crate) fn strbox_task_ident(
+        t: *mut bindings::task_struct,
+        tgid: *mut c_int,
+        pid: *mut c_int,
+        comm: *mut u8,
+    );
+    /// `t->flags & PF_EXITING`.
+    pub(crate) fn strbox_task_exiting(t: *mut bindings::task_struct) -> bool;
+    /// `get_nr_threads(current)`.
+    pub(crate) fn strbox_thread_count() -> c_int;
 }
 
 /// Holds one reference on this module (`try_module_get`), dropped with

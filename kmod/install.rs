@@ -284,17 +284,13 @@ enum Attempt {
 /// lock(s) in one step that cannot fail.
 fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
     let me = current_task();
-    // The pending call holds a module reference, so this cannot fail; the
-    // layer's own reference outlives the call.
-    let module = ModuleRef::try_get().ok_or(EINVAL)?;
     let mut program = Some(program);
-    let mut module = Some(module);
     let mut mem = Some(UniqueArc::<Layer>::new_uninit(GFP_KERNEL)?);
     let mut slots: KVec<Option<EntrySlot>> = KVec::new();
     let mut want = if tsync {
-        // SAFETY: `signal` of the current task is valid while it runs;
-        // the count is only a first guess (checked under the siglock).
-        let n = unsafe { (*(*me).signal).nr_threads };
+        // SAFETY: reads the current task's thread count; only a first
+        // guess (checked under the siglock).
+        let n = unsafe { ffi::strbox_thread_count() };
         usize::try_from(n).unwrap_or(1).max(1)
     } else {
         1
@@ -310,7 +306,7 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
         let r = task_state::with_writer(|w| {
             let _siglock = tsync.then(ThreadGroupLock::lock);
             // SAFETY: reading the current task's own flags.
-            if unsafe { (*me).flags } & bindings::PF_EXITING != 0 {
+            if unsafe { ffi::strbox_task_exiting(me) } {
                 // The work runs from do_exit(): the task has passed its
                 // exit tracepoint and must not get an entry. Its result
                 // is never seen.
@@ -337,7 +333,7 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
                 let mut t = unsafe { ffi::strbox_next_thread(me) };
                 while t != me {
                     // SAFETY: see above.
-                    if unsafe { (*t).flags } & bindings::PF_EXITING == 0 {
+                    if !unsafe { ffi::strbox_task_exiting(t) } {
                         if let Some(theirs) = w.chain_of(t) {
                             let ok = mine.as_deref().is_some_and(|m| m.has_ancestor(theirs));
                             if !ok {
@@ -354,12 +350,10 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
                 }
             }
             // Everything is checked and allocated: commit.
-            let (Some(program), Some(module), Some(mem)) =
-                (program.take(), module.take(), mem.take())
-            else {
+            let (Some(program), Some(mem)) = (program.take(), mem.take()) else {
                 return Err(Attempt::Fail(EINVAL));
             };
-            let layer: Arc<Layer> = mem.write(Layer::new(program, mine, limits, module)).into();
+            let layer: Arc<Layer> = mem.write(Layer::new(program, mine, limits)).into();
             let mut next_slot = || slots.iter_mut().find_map(|s| s.take());
             if tsync {
                 // SAFETY: reading our own NNP flag.
@@ -368,7 +362,7 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
                 let mut t = unsafe { ffi::strbox_next_thread(me) };
                 while t != me {
                     // SAFETY: as above.
-                    if unsafe { (*t).flags } & bindings::PF_EXITING == 0 {
+                    if !unsafe { ffi::strbox_task_exiting(t) } {
                         if let Some(slot) = next_slot() {
                             w.set(t, slot, layer.clone());
                         }

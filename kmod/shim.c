@@ -35,6 +35,9 @@ void strbox_syscall_args(struct pt_regs *regs, u64 args[6]);
 void strbox_syscall_skip(struct pt_regs *regs, long ret);
 void strbox_syscall_set_return(struct pt_regs *regs, long ret);
 bool strbox_log_ratelimit(void);
+void strbox_task_ident(struct task_struct *t, int *tgid, int *pid, char *comm);
+bool strbox_task_exiting(struct task_struct *t);
+int strbox_thread_count(void);
 
 /* task_work_add(current, work, TWA_RESUME) after init_task_work(). */
 int strbox_task_work_add(struct callback_head *work, task_work_func_t func)
@@ -158,6 +161,30 @@ void strbox_syscall_set_return(struct pt_regs *regs, long ret)
 {
 	syscall_set_return_value(current, regs, ret < 0 ? (int)ret : 0,
 				 ret < 0 ? 0 : ret);
+}
+
+/*
+ * Task fields are read here rather than through the Rust bindings'
+ * task_struct layout: the helpers are static inlines and keep working
+ * whatever the configuration puts in between.
+ */
+void strbox_task_ident(struct task_struct *t, int *tgid, int *pid, char *comm)
+{
+	*tgid = task_tgid_nr(t);
+	*pid = task_pid_nr(t);
+	strscpy_pad(comm, t->comm, TASK_COMM_LEN);
+}
+
+/* PF_EXITING: set early in do_exit(), before the exit tracepoint. */
+bool strbox_task_exiting(struct task_struct *t)
+{
+	return READ_ONCE(t->flags) & PF_EXITING;
+}
+
+/* Threads in current's group (a first guess for TSYNC's allocations). */
+int strbox_thread_count(void)
+{
+	return get_nr_threads(current);
 }
 
 /* "log" and "kill" lines: at most 10 per 5 seconds. */

@@ -168,10 +168,10 @@ fn report(
     if !unsafe { ffi::strbox_log_ratelimit() } {
         return;
     }
-    // SAFETY: `task` is the current task; `comm` is always NUL-terminated
-    // (set_task_comm), `pid`/`tgid` are plain integers of a live task.
-    let (comm, pid, tgid) = unsafe { ((*task).comm, (*task).pid, (*task).tgid) };
-    let comm_bytes: [u8; 16] = comm;
+    let (mut tgid, mut pid, mut comm_bytes) = (0, 0, [0u8; 16]);
+    // SAFETY: `task` is the current task; the out pointers are valid and
+    // `comm_bytes` has the 16 bytes of TASK_COMM_LEN.
+    unsafe { ffi::strbox_task_ident(task, &mut tgid, &mut pid, comm_bytes.as_mut_ptr()) };
     let len = comm_bytes
         .iter()
         .position(|&b| b == 0)

@@ -34,7 +34,7 @@ use kernel::sync::{Arc, SpinLock};
 use kernel::types::Opaque;
 
 use crate::chain::Layer;
-use crate::ffi;
+use crate::ffi::{self, ModuleRef};
 
 /// log2 of the number of buckets.
 const BUCKET_BITS: u32 = 10;
@@ -63,15 +63,26 @@ pub(crate) struct Entry {
     next: AtomicPtr<Entry>,
     /// The task's newest layer.
     chain: Arc<Layer>,
+    /// Keeps the module loaded while the entry is linked; dropped when it
+    /// is unlinked (the deferred free itself is waited for by `teardown`).
+    module: Option<ModuleRef>,
 }
 
-/// Preallocated memory for one [`Entry`], so that entries can be created
-/// under the spinlock without allocating there.
-pub(crate) type EntrySlot = KBox<MaybeUninit<Entry>>;
+/// Preallocated memory and module reference for one [`Entry`], so that
+/// entries can be created under the spinlock without allocating there.
+pub(crate) struct EntrySlot {
+    mem: KBox<MaybeUninit<Entry>>,
+    module: ModuleRef,
+}
 
-/// Allocates an entry slot.
+/// Allocates an entry slot. Fails with `ENOMEM`, or `ENODEV` if the
+/// module is being unloaded.
 pub(crate) fn alloc_slot(flags: kernel::alloc::Flags) -> Result<EntrySlot> {
-    Ok(KBox::new_uninit(flags)?)
+    let module = ModuleRef::try_get().ok_or(ENODEV)?;
+    Ok(EntrySlot {
+        mem: KBox::new_uninit(flags)?,
+        module,
+    })
 }
 
 /// Proof that the holder runs inside an RCU read-side critical section
@@ -184,9 +195,9 @@ pub(crate) fn init() -> Result {
 }
 
 /// Frees the registry and the workqueue. Called from module exit after
-/// every probe is unregistered and synchronised: by then no entry exists
-/// (each holds a layer, each layer a module reference), only the frees of
-/// the last entries may still be in flight, which this waits for.
+/// every probe is unregistered and synchronised: by then no entry is
+/// linked (each linked entry holds a module reference); the frees of
+/// unlinked entries may still be pending, and this waits for them.
 pub(crate) fn teardown() {
     let raw = REGISTRY.swap(ptr::null_mut(), Ordering::AcqRel);
     if raw.is_null() {
@@ -267,12 +278,13 @@ impl Writer {
             None => head.load(Ordering::Relaxed),
         };
         let entry = KBox::write(
-            slot,
+            slot.mem,
             Entry {
                 rwork: Opaque::uninit(),
                 task,
                 next: AtomicPtr::new(next),
                 chain,
+                module: Some(slot.module),
             },
         );
         let new = KBox::into_raw(entry);
@@ -299,8 +311,14 @@ impl Writer {
         }
     }
 
-    /// Frees an unlinked entry after a grace period, in process context.
+    /// Frees an unlinked entry after a grace period, in process context,
+    /// and puts its module reference at once: a module unload waits for
+    /// pending frees itself (`teardown`), so `rmmod` succeeds as soon as
+    /// the last filtered task has exited.
     fn retire(&mut self, p: *mut Entry) {
+        // SAFETY: `p` was just unlinked under the lock; readers that may
+        // still see it never touch `module`, and nobody else owns it.
+        drop(unsafe { (*p).module.take() });
         // SAFETY: `p` is an entry that was just unlinked under the lock, so
         // no new reader can find it and nobody else retires it; its
         // `rwork` is not in use. After the grace period started by
