@@ -207,8 +207,6 @@ fn set(uargs: u64, size: u64) -> Result {
                     line: pe.line,
                     column: pe.column,
                 })?;
-            } else {
-                debug_assert_eq!(STRBOX_ERROR_NONE, 0);
             }
             Err(f.errno)
         }
