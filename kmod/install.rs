@@ -30,8 +30,7 @@ use crate::filter::{compile, Error as PolicyError, ErrorCode, Program, Scratch};
 use crate::task_state::{self, EntrySlot};
 use crate::uapi::abi::{
     StrboxError, StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_SET,
-    STRBOX_ERROR_NONE, STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0, STRBOX_SET_FLAGS_ALL,
-    STRBOX_SET_TSYNC,
+    STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0, STRBOX_SET_FLAGS_ALL, STRBOX_SET_TSYNC,
 };
 use crate::uapi::tables::NATIVE;
 
