@@ -375,6 +375,31 @@ fn action_kill_whole_process() -> TestResult {
         !path_exists(dir),
         "the killed mkdirat created the directory"
     );
+    // The kill is logged (rate-limited: wait for a fresh 5 s window).
+    std::thread::sleep(Duration::from_millis(5500));
+    spawn(|| {
+        // SAFETY: PR_SET_NAME with a valid C string.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"sbxkilltest".as_ptr()) };
+        install("default kill\n")?;
+        let _ = sc(libc::SYS_getppid, [0xfeed, 0, 0, 0, 0, 0]);
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "getppid under default kill")?;
+    let lines = kmsg_read_all();
+    ensure!(
+        lines
+            .iter()
+            .any(|l| l.contains("strbox: kill comm=sbxkilltest pid=")
+                && l.contains("syscall=getppid(")
+                && l.contains("args=0xfeed,")),
+        "no kill log line; strbox lines: {:?}",
+        lines
+            .iter()
+            .filter(|l| l.contains("strbox"))
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+    );
     // Another (unfiltered) thread of the process dies too: the child is
     // reaped at once instead of after the thread's 60 s sleep.
     let start = Instant::now();
