@@ -34,6 +34,9 @@ use crate::uapi::abi::{
 };
 use crate::uapi::tables::NATIVE;
 
+// The ABI's documented limit is the filter's.
+const _: () = assert!(MAX_POLICY_BYTES == crate::filter::limits::MAX_POLICY_BYTES);
+
 /// A claimed prctl waiting for its task work.
 #[repr(C)]
 struct PendingCall {
