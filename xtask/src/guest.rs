@@ -16,8 +16,17 @@ use crate::kernel::Kernel;
 use crate::util::{self, progress};
 
 pub enum Mode {
-    Test { filter: Option<String> },
-    Run { cmd: Vec<String>, load_module: bool },
+    Test {
+        filter: Option<String>,
+    },
+    Run {
+        cmd: Vec<String>,
+        load_module: bool,
+    },
+    Bench {
+        iters: Option<u64>,
+        reps: Option<usize>,
+    },
 }
 
 pub struct Bins {
@@ -82,6 +91,16 @@ fn run_file(mode: &Mode) -> Result<String> {
                     bail!("guest command arguments cannot contain newlines");
                 }
                 writeln!(s, "arg={a}")?;
+            }
+        }
+        Mode::Bench { iters, reps } => {
+            // The benchmark loads and unloads the module itself.
+            s.push_str("mode=bench\n");
+            if let Some(n) = iters {
+                writeln!(s, "iters={n}")?;
+            }
+            if let Some(n) = reps {
+                writeln!(s, "reps={n}")?;
             }
         }
     }

@@ -81,6 +81,20 @@ enum Cmd {
         #[arg(last = true)]
         cmd: Vec<String>,
     },
+    /// Benchmark strbox against seccomp-bpf in QEMU (ns per syscall,
+    /// medians of interleaved runs in one boot; see docs/benchmarks.md).
+    QemuBench {
+        #[arg(long, value_enum, default_value = "x86-64")]
+        arch: ArchArg,
+        /// Calls per probe syscall and run (guest default: 20000).
+        #[arg(long)]
+        iters: Option<u64>,
+        /// Rounds per phase, at least 5 (guest default: 5).
+        #[arg(long)]
+        reps: Option<usize>,
+        #[arg(long, default_value_t = 1800)]
+        timeout: u64,
+    },
     /// Build strbox.ko against your own Rust-enabled kernel build tree.
     BuildKmod {
         /// Kernel build directory (where `make` was run, or its O= dir).
@@ -174,6 +188,27 @@ fn run(cli: Cli) -> Result<()> {
             let img = prepare(arches[0], debug, mode, &add)?;
             let out = qemu::boot(&img, timeout, how)?;
             std::process::exit(out.exit_code.unwrap_or(125));
+        }
+        Cmd::QemuBench {
+            arch,
+            iters,
+            reps,
+            timeout,
+        } => {
+            let mut ok = true;
+            for a in arch.arches() {
+                let img = prepare(a, false, guest::Mode::Bench { iters, reps }, &[])?;
+                let out = qemu::boot(&img, timeout, qemu::Output::Bench)?;
+                // The guest reports its steps as KTAP: the same parser
+                // judges them, the @@done marker and the kernel log.
+                let r = results::parse(&out.console, a.name());
+                r.print();
+                ok &= r.ok();
+            }
+            if !ok {
+                bail!("qemu-bench failed");
+            }
+            Ok(())
         }
         Cmd::BuildKmod { kdir, arch } => {
             let arches = arch.arches();

@@ -23,6 +23,9 @@ pub enum Output {
     Command,
     /// Interactive shell: the console is the terminal.
     Interactive,
+    /// Benchmark: step results as for tests, table lines (`@@b `)
+    /// undecorated, `@@bench` lines as they are.
+    Bench,
 }
 
 pub struct Boot {
@@ -219,6 +222,15 @@ fn run(
                             eprintln!("{p}");
                         } else if let Some(c) = line.strip_prefix("@@exit ") {
                             exit_code = c.trim().parse().ok();
+                        }
+                    }
+                    Output::Bench => {
+                        if let Some(p) = line.strip_prefix("@@b ") {
+                            println!("{p}");
+                        } else if line.starts_with("@@bench ") {
+                            println!("{line}");
+                        } else if let Some(l) = crate::results::live_line(&line, arch) {
+                            println!("{l}");
                         }
                     }
                     Output::Interactive => {}

@@ -37,6 +37,10 @@ fn main() {
             harness::dump_kernel_log();
             println!("@@exit {code}");
         }
+        harness::Mode::Bench { iters, reps } => {
+            strbox::bench::runner::guest_main(strbox::bench::runner::Config { iters, reps });
+            harness::dump_kernel_log();
+        }
     }
     println!("@@done");
     harness::power_off();

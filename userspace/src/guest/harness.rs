@@ -25,24 +25,37 @@ pub enum Mode {
         argv: Vec<String>,
         load_module: bool,
     },
+    /// Run the overhead benchmark (`crate::bench::runner`), which loads
+    /// and unloads the module itself.
+    Bench { iters: u64, reps: usize },
 }
 
-/// Reads /etc/strbox-run: `mode=test|run`, `filter=S`, `module=0|1`,
-/// `arg=S` (repeated).
+/// Reads /etc/strbox-run: `mode=test|run|bench`, `filter=S`, `module=0|1`,
+/// `arg=S` (repeated), `iters=N`, `reps=N`.
 pub fn read_mode() -> Mode {
     let text = std::fs::read_to_string("/etc/strbox-run").unwrap_or_default();
     let mut mode = "test";
     let mut filter = None;
     let mut argv = Vec::new();
     let mut load = true;
+    let mut bench = crate::bench::runner::Config::default();
     for l in text.lines() {
         match l.split_once('=') {
             Some(("mode", v)) if v == "run" => mode = "run",
+            Some(("mode", "bench")) => mode = "bench",
+            Some(("iters", v)) => bench.iters = v.parse().unwrap_or(bench.iters),
+            Some(("reps", v)) => bench.reps = v.parse().unwrap_or(bench.reps),
             Some(("filter", v)) => filter = Some(v.to_string()),
             Some(("module", v)) => load = v != "0",
             Some(("arg", v)) => argv.push(v.to_string()),
             _ => {}
         }
+    }
+    if mode == "bench" {
+        return Mode::Bench {
+            iters: bench.iters,
+            reps: bench.reps,
+        };
     }
     if mode == "run" {
         Mode::Run {
@@ -239,7 +252,7 @@ pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
 }
 
 /// rmmod, allowing a grace period for tasks freed by RCU after they exit.
-fn unload_when_idle() -> Result<(), String> {
+pub fn unload_when_idle() -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match util::unload_module() {

@@ -6,6 +6,7 @@
 //! to [`all`].
 
 pub mod bad_input;
+pub mod bench_check;
 pub mod child;
 pub mod enforce;
 pub mod harness;
@@ -25,7 +26,12 @@ pub struct Test {
 
 /// Every guest test, in run order.
 pub fn all() -> Vec<&'static Test> {
-    let groups: &[&'static [Test]] = &[module::TESTS, enforce::TESTS, bad_input::TESTS];
+    let groups: &[&'static [Test]] = &[
+        module::TESTS,
+        enforce::TESTS,
+        bad_input::TESTS,
+        bench_check::TESTS,
+    ];
     groups.iter().flat_map(|g| g.iter()).collect()
 }
 
