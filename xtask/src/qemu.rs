@@ -44,10 +44,12 @@ fn base_args(img: &Image, kvm: bool, extra_cmdline: &str) -> Vec<String> {
         v.extend(img.arch.qemu_machine().iter().map(|s| s.to_string()));
         v.extend(["-accel", "tcg,thread=multi"].map(String::from));
     }
+    // STRBOX_QEMU_SMP: vCPU count (default 2; the suite's guest_is_smp
+    // test fails below 2, on purpose).
+    let smp = std::env::var("STRBOX_QEMU_SMP").unwrap_or_else(|_| "2".into());
+    v.extend(["-smp".to_string(), smp]);
     v.extend(
         [
-            "-smp",
-            "2",
             "-m",
             "1G",
             "-nographic",
@@ -113,9 +115,10 @@ pub fn boot(img: &Image, timeout: u64, out: Output) -> Result<Boot> {
     progress(
         "qemu",
         format!(
-            "{}: booting ({}, 2 vCPUs; console log {})",
+            "{}: booting ({}, {} vCPUs; console log {})",
             img.arch.name(),
             if kvm { "KVM" } else { "TCG: no usable KVM" },
+            std::env::var("STRBOX_QEMU_SMP").unwrap_or_else(|_| "2".into()),
             img.log.display()
         ),
     );
@@ -245,6 +248,9 @@ fn run(
     let status = child.wait()?;
     if timed_out {
         console.push_str("@@timeout\n");
+        if let Some(f) = logf.as_mut() {
+            let _ = writeln!(f, "@@timeout");
+        }
         if cmdline.is_empty() {
             eprintln!(
                 "qemu: {arch}: timed out after {}s; log {}",

@@ -116,6 +116,7 @@ pub fn parse(console: &str, arch: &str) -> Report {
     let mut plan = None;
     let mut seen = 0usize;
     let mut done = false;
+    let mut bad_kernel_lines = Vec::new();
     for l in console.lines() {
         if let Some(n) = l.strip_prefix("1..") {
             plan = n.trim().parse::<usize>().ok();
@@ -150,17 +151,29 @@ pub fn parse(console: &str, arch: &str) -> Report {
                 let ours = l.starts_with('#') || l.starts_with("@@o ") || l.starts_with("@@e ");
                 if !ours {
                     if let Some(p) = BAD_KERNEL_PATTERNS.iter().find(|p| k.contains(*p)) {
-                        r.problems
-                            .push(format!("kernel log has {p:?}: {}", k.trim()));
+                        bad_kernel_lines.push(format!("{p:?} in: {}", k.trim()));
                     }
                 }
             }
         }
     }
+    // Run-level problems count as failures too, so the closing line never
+    // says "0 failed" for a run that failed.
+    let mut run_failures = 0;
+    if !bad_kernel_lines.is_empty() {
+        r.problems.push(format!(
+            "kernel log: {} bad line(s), first: {}",
+            bad_kernel_lines.len(),
+            bad_kernel_lines[0]
+        ));
+        run_failures += 1;
+    }
     match plan {
-        None => r
-            .problems
-            .push("no KTAP plan: the guest suite never started (boot failure?)".into()),
+        None => {
+            r.problems
+                .push("no KTAP plan: the guest suite never started (boot failure?)".into());
+            run_failures += 1;
+        }
         Some(p) if p != seen => {
             r.problems
                 .push(format!("planned {p} tests, {seen} reported"));
@@ -171,8 +184,12 @@ pub fn parse(console: &str, arch: &str) -> Report {
     if !done {
         r.problems
             .push("the guest did not finish (@@done missing)".into());
+        if plan.is_some() {
+            run_failures += 1;
+        }
     }
     r.problems.dedup();
+    r.summary.failed += run_failures;
     r
 }
 
@@ -191,6 +208,63 @@ ok 3 module_unload
 @@k strbox: loaded
 @@done
 ";
+
+    /// Real console logs of x86_64 boots (`cargo xtask qemu-test --filter smp`):
+    /// a passing one, one with 1 vCPU (STRBOX_QEMU_SMP=1, so the guest's
+    /// guest_is_smp test fails), and one cut off by `--timeout 5`.
+    const REAL_PASSING: &str = include_str!("../tests/fixtures/x86_64-passing.log");
+    const REAL_FAILING: &str = include_str!("../tests/fixtures/x86_64-smp1-failing.log");
+    const REAL_TIMEOUT: &str = include_str!("../tests/fixtures/x86_64-timeout.log");
+
+    #[test]
+    fn captured_passing_log_passes() {
+        let r = parse(REAL_PASSING, "x86_64");
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(
+            r.summary,
+            Summary {
+                passed: 4,
+                failed: 0,
+                skipped: 0
+            }
+        );
+    }
+
+    #[test]
+    fn captured_failing_log_fails() {
+        let r = parse(REAL_FAILING, "x86_64");
+        assert!(!r.ok());
+        assert_eq!(
+            r.summary,
+            Summary {
+                passed: 3,
+                failed: 1,
+                skipped: 0
+            }
+        );
+        assert_eq!(r.failures.len(), 1);
+        assert!(
+            r.failures[0].starts_with("guest_is_smp: only 1 CPU(s) online"),
+            "{:?}",
+            r.failures
+        );
+    }
+
+    #[test]
+    fn captured_timeout_log_fails() {
+        let r = parse(REAL_TIMEOUT, "x86_64");
+        assert!(!r.ok());
+        assert!(
+            r.summary.failed >= 1,
+            "a timed-out run must count a failure: {:?}",
+            r.summary
+        );
+        assert!(
+            r.problems.iter().any(|p| p.contains("timed out")),
+            "{:?}",
+            r.problems
+        );
+    }
 
     #[test]
     fn passing_run() {
@@ -250,7 +324,11 @@ ok 1 module_load
 ";
         let r = parse(log, "x86_64");
         assert!(!r.ok());
-        assert_eq!(r.summary.failed, 2, "two planned tests never reported");
+        assert_eq!(
+            r.summary.failed,
+            2 + 2,
+            "two tests never reported, bad kernel log, no @@done"
+        );
         assert!(r.problems.iter().any(|p| p.contains("BUG:")));
         assert!(r.problems.iter().any(|p| p.contains("@@done")));
     }
