@@ -353,6 +353,9 @@ enum Mech {
     },
     Strbox,
     Seccomp(Layout),
+    /// The tree filter installed while the BPF JIT is switched off
+    /// (`net.core.bpf_jit_enable = 0`): seccomp's interpreter.
+    SeccompInterp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -380,7 +383,36 @@ impl Scenario {
             (Mech::Seccomp(Layout::Tree), true) => "seccomp+mod",
             (Mech::Seccomp(Layout::Linear), false) => "seccomp-linear",
             (Mech::Seccomp(Layout::Linear), true) => "seccomp-linear+mod",
+            (Mech::SeccompInterp, false) => "seccomp-interp",
+            (Mech::SeccompInterp, true) => "seccomp-interp+mod",
         }
+    }
+}
+
+/// The BPF JIT switch, if this kernel has a JIT that can be turned off.
+const JIT_SYSCTL: &str = "/proc/sys/net/core/bpf_jit_enable";
+
+fn jit_switchable() -> bool {
+    match std::fs::read_to_string(JIT_SYSCTL) {
+        Ok(v) if v.trim() != "0" => std::fs::write(JIT_SYSCTL, v.trim()).is_ok(),
+        _ => false,
+    }
+}
+
+/// Sets `net.core.bpf_jit_enable` while it lives, restores it on drop.
+struct JitOff(String);
+
+impl JitOff {
+    fn new() -> Result<JitOff, String> {
+        let old = std::fs::read_to_string(JIT_SYSCTL).map_err(|e| format!("{JIT_SYSCTL}: {e}"))?;
+        std::fs::write(JIT_SYSCTL, "0").map_err(|e| format!("{JIT_SYSCTL}: {e}"))?;
+        Ok(JitOff(old.trim().to_string()))
+    }
+}
+
+impl Drop for JitOff {
+    fn drop(&mut self) {
+        let _ = std::fs::write(JIT_SYSCTL, &self.0);
     }
 }
 
@@ -388,7 +420,7 @@ fn scenarios() -> Vec<Scenario> {
     use Mech::*;
     use Phase::*;
     let s = |pol, mech, phase| Scenario { pol, mech, phase };
-    vec![
+    let mut v = vec![
         s(Pol::None, None { other: false }, Unloaded),
         s(Pol::Ingo, Seccomp(Layout::Tree), Unloaded),
         s(Pol::Allow, Seccomp(Layout::Tree), Unloaded),
@@ -402,7 +434,13 @@ fn scenarios() -> Vec<Scenario> {
         s(Pol::Ingo, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Loaded),
-    ]
+    ];
+    if jit_switchable() {
+        for pol in [Pol::Ingo, Pol::Allow, Pol::Allow16] {
+            v.push(s(pol, SeccompInterp, Unloaded));
+        }
+    }
+    v
 }
 
 /// The benchmark's policies for the native arch, in both forms.
@@ -474,6 +512,10 @@ impl Policies {
             },
             Mech::Seccomp(l) => Filter::Seccomp {
                 prog: self.bpf(sc.pol, l),
+                layers,
+            },
+            Mech::SeccompInterp => Filter::Seccomp {
+                prog: self.bpf(sc.pol, Layout::Tree),
                 layers,
             },
         }
@@ -557,6 +599,11 @@ fn run_scenario(
     let probes = sc.pol.probes();
     let _sleeper = match sc.mech {
         Mech::None { other: true } => Some(Sleeper::start(pols.ingo.as_bytes())?),
+        _ => None,
+    };
+    // The child compiles its filter when it installs it, after the fork.
+    let _jit_off = match sc.mech {
+        Mech::SeccompInterp => Some(JitOff::new()?),
         _ => None,
     };
     let out = in_filtered_child(pols.filter(sc), cpu, || measure(probes, iters))?;
