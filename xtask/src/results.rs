@@ -16,7 +16,6 @@ pub const BAD_KERNEL_PATTERNS: &[&str] = &[
     "possible recursive locking",
     "inconsistent lock state",
     "suspicious RCU usage",
-    "lockdep",
     "suspected memory leak",
     "UBSAN",
     "general protection fault",

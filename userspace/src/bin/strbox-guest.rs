@@ -4,10 +4,12 @@ use strbox::guest::{self, harness};
 
 fn main() {
     if std::process::id() != 1 {
-        // Outside the VM: run the selected tests in this process tree
-        // without module load/unload or power-off (e.g. from a shell).
+        // Not PID 1: run the selected tests (or a test's helper, see
+        // `guest::helpers`) in this process tree, without module
+        // load/unload or power-off (e.g. from a shell, or re-executed by a
+        // test after execve).
         let filter = std::env::args().nth(1);
-        for t in guest::all() {
+        for t in guest::all().into_iter().chain(guest::helpers()) {
             if filter.as_deref().is_none_or(|f| t.name.contains(f)) {
                 let r = harness::run_one(t);
                 println!("{}: {:?}", t.name, r);

@@ -257,7 +257,11 @@ pub fn unload_when_idle() -> Result<(), String> {
     loop {
         match util::unload_module() {
             Ok(()) => break,
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+            // A module in use: 6.12's delete_module says EWOULDBLOCK (EAGAIN).
+            Err(e)
+                if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EBUSY))
+                    && Instant::now() < deadline =>
+            {
                 std::thread::sleep(Duration::from_millis(50));
             }
             Err(e) => return Err(format!("delete_module: {e}")),

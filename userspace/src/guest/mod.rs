@@ -35,6 +35,12 @@ pub fn all() -> Vec<&'static Test> {
     groups.iter().flat_map(|g| g.iter()).collect()
 }
 
+/// Bodies that tests run by re-executing `strbox-guest NAME` (not part of
+/// the suite: they only make sense inside the process a test set up).
+pub fn helpers() -> Vec<&'static Test> {
+    enforce::HELPERS.iter().collect()
+}
+
 /// Fails with a formatted message unless `cond` holds.
 #[macro_export]
 macro_rules! ensure {

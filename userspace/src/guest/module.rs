@@ -84,6 +84,9 @@ fn unfiltered_task_unaffected() -> TestResult {
 fn guest_is_smp() -> TestResult {
     // SAFETY: sysconf has no memory arguments.
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    ensure!(n >= 2, "only {n} CPU(s) online: concurrency tests would prove little");
+    ensure!(
+        n >= 2,
+        "only {n} CPU(s) online: concurrency tests would prove little"
+    );
     Ok(())
 }
