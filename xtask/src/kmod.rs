@@ -143,7 +143,8 @@ pub fn build_external(a: Arch, kdir: &Path) -> Result<PathBuf> {
         .filter_map(|p| p.split('-').next()?.parse().ok())
         .collect();
     let ours_num = match parts.as_slice() {
-        [a, b, c, ..] => a * 10000 + b * 100 + c,
+        // The kernel's encoding (scripts/rustc-version.sh): 1.95.0 -> 109500.
+        [a, b, c, ..] => a * 100_000 + b * 100 + c,
         _ => 0,
     };
     if !kver.is_empty() && kver != ours_num.to_string() {
