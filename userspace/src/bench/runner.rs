@@ -1,28 +1,41 @@
 //! The guest side of the benchmark (`mode=bench` in /etc/strbox-run).
 //!
-//! Every measurement runs in a freshly forked child (filters are
-//! irreversible): fd 0 is /dev/null, fd 1 a pipe to the parent, the child
-//! is pinned to the last CPU, sets no_new_privs, installs its filter(s),
-//! warms up, then times a tight loop of `iters` calls per probe syscall
-//! with `clock_gettime(CLOCK_MONOTONIC)` around the loop and writes the
-//! totals to the pipe. The parent checks each probe's last result against
-//! what the policy says (allowed: a real result; denied: `EPERM`).
+//! A scenario is a policy (none, A, B, B x 16) and a mechanism (no
+//! filter, strbox, seccomp-bpf). Every scenario runs in its own forked
+//! child (filters are irreversible), pinned to the last CPU, which sets
+//! no_new_privs, installs its filter(s) and then loops on the probe
+//! syscalls with `clock_gettime(CLOCK_MONOTONIC)` around each slice of
+//! calls. The parent checks each probe's last result against what the
+//! policy says (allowed: a real result; denied: `EPERM`).
 //!
-//! Phases, each `reps` rounds over its scenarios (round robin, the start
-//! rotating per round, so drift hits every scenario alike):
+//! QEMU's vCPU threads share two host cores with other work, so the
+//! speed of the guest drifts by a factor of two over seconds. To make the
+//! drift hit every scenario alike, all scenarios of a *ring* are alive at
+//! once and take turns, slice by slice: member `k` reads a token from fd 0
+//! (a pipe), runs one slice of each probe, writes the token to fd 1 (the
+//! next member's pipe). Results go to memory shared with the parent, so
+//! the filtered children need no syscall beyond the probes, `read(0)`,
+//! `write(1)`, `clock_gettime` and `exit_group`. Rings:
 //!
-//! 1. module not loaded: no filter; seccomp filters;
-//! 2. module loaded: no filter; no filter while another task is filtered;
-//!    strbox layers; the same seccomp filters again;
-//! 3. module unloaded again: phase 1 once more (its samples join phase
-//!    1's, so a drift over the run does not favour either side).
+//! * module not loaded: no filter; seccomp (tree, linear, interpreter);
+//! * module loaded, nobody strbox-filtered: no filter (the probe's fast
+//!   path);
+//! * module loaded: strbox, seccomp and no filter together (while strbox
+//!   tasks exist, every task's syscalls look the task up).
+//!
+//! Phases: the unloaded ring `reps` times; load the module; the two
+//! loaded rings `reps` times each, alternating; unload; the unloaded ring
+//! `reps` times again (its samples join the first phase's, so a drift over
+//! the whole run does not favour either side).
 //!
 //! Output: KTAP lines for the steps (read by xtask's `results::parse`),
 //! the table as `@@b ` lines, and one `@@bench <scenario> <mechanism>
 //! <ns>` line per row.
 
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use strbox_filter::{Program, Verdict};
 use strbox_uapi::tables::{Arch, NATIVE};
@@ -84,41 +97,31 @@ fn emit_err(msg: &str, n: i64) {
     emit(&digits[i..]);
 }
 
-fn install(f: Filter) {
-    let fail = |msg: &str, n: i64| {
-        emit_err(msg, n);
-        // SAFETY: leaving the child at once.
-        unsafe { libc::_exit(2) };
-    };
+/// Sets no_new_privs (if there is a filter) and installs `f`; on failure
+/// the layer that failed (0 for no_new_privs) and the errno. Allocates
+/// nothing once a layer is installed.
+fn install(f: Filter) -> Result<(), (usize, i32)> {
     if matches!(f, Filter::None) {
-        return;
+        return Ok(());
     }
     // SAFETY: plain integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        fail(
-            "no_new_privs failed, errno ",
-            i64::from(crate::sys::errno()),
-        );
+        return Err((0, crate::sys::errno()));
     }
     match f {
         Filter::None => {}
         Filter::Strbox { text, layers } => {
             for i in 0..layers {
-                if let Err(e) = crate::install(text) {
-                    emit_err("strbox install failed at layer ", i as i64);
-                    fail(", errno ", i64::from(e.errno));
-                }
+                crate::install(text).map_err(|e| (i + 1, e.errno))?;
             }
         }
         Filter::Seccomp { prog, layers } => {
             for i in 0..layers {
-                if let Err(e) = bpf::install(prog) {
-                    emit_err("seccomp install failed at layer ", i as i64);
-                    fail(", errno ", i64::from(e));
-                }
+                bpf::install(prog).map_err(|e| (i + 1, e))?;
             }
         }
     }
+    Ok(())
 }
 
 fn pipe() -> io::Result<(std::fs::File, std::fs::File)> {
@@ -175,7 +178,12 @@ pub fn in_filtered_child(
         drop(rd);
         drop(wr);
         drop(devnull);
-        install(filter);
+        if let Err((layer, errno)) = install(filter) {
+            emit_err("install failed at layer ", layer as i64);
+            emit_err(", errno ", i64::from(errno));
+            // SAFETY: leave the child at once.
+            unsafe { libc::_exit(2) };
+        }
         body();
         // SAFETY: leave without running the parent's exit handlers.
         unsafe { libc::_exit(0) };
@@ -275,29 +283,327 @@ fn spin(nr: libc::c_long, a: [u64; 3], n: u64) -> (libc::c_long, i32) {
     (r, e)
 }
 
-const REC: usize = 24;
+// ------------------------------------------------------------ the ring
 
-/// The child's body: warm up, then time each probe; reports per probe
-/// (total ns, last return value, errno).
-fn measure(probes: &[Probe], iters: u64) {
+/// Timed slices per probe, child and run.
+pub const SLICES: usize = 10;
+
+/// Calls per slice.
+fn slice_len(iters: u64) -> u64 {
+    (iters / SLICES as u64).max(1)
+}
+
+/// What one ring member reports, in memory shared with the parent (the
+/// child makes no syscall to report, so no policy has to allow one).
+#[repr(C)]
+struct Slot {
+    /// 0: installing; 1: installed; 2: install failed.
+    ready: AtomicU32,
+    fail_layer: AtomicU32,
+    fail_errno: AtomicI32,
+    /// ns per slice, per probe.
+    times: [[u64; SLICES]; 4],
+    /// Per probe: the last call's return value and errno.
+    ret: [i64; 4],
+    err: [i32; 4],
+}
+
+/// A copy of a [`Slot`] read by the parent.
+struct Report {
+    ready: u32,
+    fail_layer: u32,
+    fail_errno: i32,
+    times: [[u64; SLICES]; 4],
+    ret: [i64; 4],
+    err: [i32; 4],
+}
+
+/// `n` [`Slot`]s in a shared anonymous mapping (inherited by `fork`).
+struct Shm {
+    p: *mut Slot,
+    n: usize,
+}
+
+impl Shm {
+    fn new(n: usize) -> Result<Shm, String> {
+        let len = n.max(1) * std::mem::size_of::<Slot>();
+        // SAFETY: a fresh anonymous shared mapping; no existing memory is
+        // touched. Zero-filled, which is a valid `Slot` (integers and
+        // atomics only).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", io::Error::last_os_error()));
+        }
+        Ok(Shm {
+            p: p.cast(),
+            n: n.max(1),
+        })
+    }
+
+    fn slot(&self, i: usize) -> *mut Slot {
+        assert!(i < self.n);
+        // SAFETY: `i < n`: inside the mapping.
+        unsafe { self.p.add(i) }
+    }
+
+    /// Reads slot `i` after its writer has exited.
+    fn read(&self, i: usize) -> Report {
+        let s = self.slot(i);
+        // SAFETY: `s` points into the live mapping; the child that wrote
+        // it has been reaped (waitpid orders its writes before these
+        // reads); volatile because the writes came from another process.
+        unsafe {
+            Report {
+                ready: (*s).ready.load(Ordering::Acquire),
+                fail_layer: (*s).fail_layer.load(Ordering::Relaxed),
+                fail_errno: (*s).fail_errno.load(Ordering::Relaxed),
+                times: std::ptr::read_volatile(&raw const (*s).times),
+                ret: std::ptr::read_volatile(&raw const (*s).ret),
+                err: std::ptr::read_volatile(&raw const (*s).err),
+            }
+        }
+    }
+}
+
+impl Drop for Shm {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping, no references into it outlive `self`.
+        unsafe { libc::munmap(self.p.cast(), self.n * std::mem::size_of::<Slot>()) };
+    }
+}
+
+/// Ring member `k` of `n` (runs in the forked child, never returns):
+/// fd 0 = pipe `k` (the token in), fd 1 = pipe `k+1` (the token out);
+/// installs the filter, then per turn takes the token, runs one slice of
+/// every probe (turn 0 warms up), passes the token on.
+fn ring_member(
+    k: usize,
+    pipes: &[(RawFd, RawFd)],
+    cpu: Option<usize>,
+    filter: Filter,
+    probes: &[Probe],
+    slice: u64,
+    slot: *mut Slot,
+) -> ! {
+    let n = pipes.len();
+    // SAFETY: dup2/close on the ring's pipe fds, which this process owns;
+    // a valid cpu_set_t for sched_setaffinity; SIG_IGN needs no handler.
+    unsafe {
+        libc::dup2(pipes[k].0, 0);
+        libc::dup2(pipes[(k + 1) % n].1, 1);
+        for &(r, w) in pipes {
+            libc::close(r);
+            libc::close(w);
+        }
+        if let Some(c) = cpu {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(c, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+        // A write to a ring whose reader is gone fails, never kills.
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // `slot` is this member's own slot in the shared mapping: no other
+    // process writes it, the parent reads it only after reaping us.
+    let ready = match install(filter) {
+        Ok(()) => 1,
+        Err((layer, errno)) => {
+            // SAFETY: `slot` is valid (see above); atomic stores.
+            unsafe {
+                (*slot).fail_layer.store(layer as u32, Ordering::Relaxed);
+                (*slot).fail_errno.store(errno, Ordering::Relaxed);
+            }
+            2
+        }
+    };
+    // SAFETY: as above.
+    unsafe { (*slot).ready.store(ready, Ordering::Release) };
     let mut buf = [0u8; 64];
     let addr = buf.as_mut_ptr() as u64;
-    let mut out = [0u8; REC * 4];
-    for p in probes {
-        let (nr, a) = p.call(addr);
-        spin(nr, a, iters / 10 + 1);
+    let mut tok = [0u8; 1];
+    for turn in 0..=SLICES {
+        // SAFETY: one byte into/out of `tok`; fds 0/1 are the ring pipes.
+        if unsafe { libc::read(0, tok.as_mut_ptr().cast(), 1) } != 1 {
+            // SAFETY: the ring is broken (a member died): leave.
+            unsafe { libc::_exit(3) };
+        }
+        for (i, p) in probes.iter().enumerate() {
+            let (nr, a) = p.call(addr);
+            let t0 = now_ns();
+            let (r, e) = spin(nr, a, slice);
+            let dt = now_ns() - t0;
+            if turn > 0 {
+                // SAFETY: our own slot (see above); `i < 4`, `turn <= SLICES`.
+                unsafe {
+                    (*slot).times[i][turn - 1] = dt;
+                    (*slot).ret[i] = r;
+                    (*slot).err[i] = e;
+                }
+            }
+        }
+        // SAFETY: as the read above.
+        // (After the last turn the first member may be gone: EPIPE.)
+        if unsafe { libc::write(1, tok.as_ptr().cast(), 1) } != 1 && turn < SLICES {
+            // SAFETY: the ring is broken: leave.
+            unsafe { libc::_exit(4) };
+        }
     }
-    for (i, p) in probes.iter().enumerate() {
-        let (nr, a) = p.call(addr);
-        let t0 = now_ns();
-        let (r, e) = spin(nr, a, iters);
-        let dt = now_ns() - t0;
-        let rec = &mut out[i * REC..(i + 1) * REC];
-        rec[0..8].copy_from_slice(&dt.to_ne_bytes());
-        rec[8..16].copy_from_slice(&r.to_ne_bytes());
-        rec[16..20].copy_from_slice(&e.to_ne_bytes());
+    // SAFETY: leave without running the parent's exit handlers.
+    unsafe { libc::_exit(0) }
+}
+
+/// Children of one ring; killed and reaped if the ring is abandoned.
+struct Members(Vec<(libc::pid_t, Option<i32>)>);
+
+impl Drop for Members {
+    fn drop(&mut self) {
+        for (pid, st) in &self.0 {
+            if st.is_none() {
+                // SAFETY: our own unreaped child: kill, then reap it.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+                let _ = crate::guest::util::wait_pid(*pid);
+            }
+        }
     }
-    emit(&out[..probes.len() * REC]);
+}
+
+/// How long a ring may take before it is declared hung.
+const RING_DEADLINE: Duration = Duration::from_secs(900);
+
+/// One run of a ring: forks every member (each installs its filter),
+/// starts the token, waits for all, checks what they report. Returns
+/// per member and probe the ns/call of each slice.
+fn run_ring(
+    pols: &Policies,
+    scs: &[Scenario],
+    members: &[usize],
+    iters: u64,
+) -> Result<Vec<Vec<Vec<f64>>>, String> {
+    let n = members.len();
+    let slice = slice_len(iters);
+    let cpu = online_cpus().checked_sub(1);
+    let shm = Shm::new(n)?;
+    let files = (0..n)
+        .map(|_| pipe())
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(|e| format!("pipe: {e}"))?;
+    let raw: Vec<(RawFd, RawFd)> = files
+        .iter()
+        .map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd()))
+        .collect();
+    let mut kids = Members(Vec::new());
+    for (k, &i) in members.iter().enumerate() {
+        let sc = &scs[i];
+        // The filter is compiled (JIT or not) when the child installs it.
+        let jit_off = match sc.mech {
+            Mech::SeccompInterp => Some(JitOff::new()?),
+            _ => None,
+        };
+        let _ = io::stdout().flush();
+        // SAFETY: the benchmark (PID 1) is single-threaded.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            ring_member(
+                k,
+                &raw,
+                cpu,
+                pols.filter(sc),
+                sc.pol.probes(),
+                slice,
+                shm.slot(k),
+            );
+        }
+        kids.0.push((pid, None));
+        let t0 = Instant::now();
+        // SAFETY: the member's slot in the live mapping; an atomic load.
+        while unsafe { (*shm.slot(k)).ready.load(Ordering::Acquire) } == 0 {
+            if t0.elapsed() > Duration::from_secs(60) {
+                return Err(format!("{}: filter install hangs", sc.label()));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(jit_off);
+    }
+    let (_, first_w) = &files[0];
+    (&*first_w)
+        .write_all(b"t")
+        .map_err(|e| format!("starting the ring: {e}"))?;
+    drop(files);
+    let t0 = Instant::now();
+    while kids.0.iter().any(|(_, st)| st.is_none()) {
+        for (pid, st) in kids.0.iter_mut().filter(|(_, st)| st.is_none()) {
+            let mut status = 0;
+            // SAFETY: our own child; `status` is a valid out pointer.
+            if unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) } == *pid {
+                *st = Some(status);
+            }
+        }
+        if t0.elapsed() > RING_DEADLINE {
+            return Err(format!("ring hung for {}s", RING_DEADLINE.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut out = Vec::new();
+    for (k, &i) in members.iter().enumerate() {
+        let sc = &scs[i];
+        let Report {
+            ready,
+            fail_layer,
+            fail_errno,
+            times,
+            ret,
+            err,
+        } = shm.read(k);
+        if ready != 1 {
+            return Err(format!(
+                "{}: install failed at layer {fail_layer}: {}",
+                sc.label(),
+                io::Error::from_raw_os_error(fail_errno)
+            ));
+        }
+        let status = kids.0[k].1.unwrap_or(-1);
+        if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+            return Err(format!(
+                "{}: member ended with {}",
+                sc.label(),
+                crate::guest::util::describe_status(status)
+            ));
+        }
+        let mut per_probe = Vec::new();
+        for (j, &p) in sc.pol.probes().iter().enumerate() {
+            let want = pols.allows(sc.pol, p);
+            let ok = if want {
+                ret[j] >= 0
+            } else {
+                ret[j] == -1 && err[j] == libc::EPERM
+            };
+            if !ok {
+                return Err(format!(
+                    "{} {}: returned {} errno {}, expected {}",
+                    sc.label(),
+                    p.name(),
+                    ret[j],
+                    err[j],
+                    if want { "success" } else { "EPERM" }
+                ));
+            }
+            per_probe.push(times[j].iter().map(|&t| t as f64 / slice as f64).collect());
+        }
+        out.push(per_probe);
+    }
+    Ok(out)
 }
 
 // --------------------------------------------------------- scenarios
@@ -347,10 +653,7 @@ impl Pol {
 /// How a scenario filters.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mech {
-    /// No filter; `other` = another task is strbox-filtered meanwhile.
-    None {
-        other: bool,
-    },
+    None,
     Strbox,
     Seccomp(Layout),
     /// The tree filter installed while the BPF JIT is switched off
@@ -358,9 +661,14 @@ enum Mech {
     SeccompInterp,
 }
 
+/// Which ring a scenario runs in (the members of a ring run together).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Phase {
+enum Ring {
+    /// Module not loaded.
     Unloaded,
+    /// Module loaded, no strbox-filtered task anywhere.
+    LoadedIdle,
+    /// Module loaded, strbox-filtered tasks alive (the ring's own).
     Loaded,
 }
 
@@ -368,38 +676,44 @@ enum Phase {
 struct Scenario {
     pol: Pol,
     mech: Mech,
-    phase: Phase,
+    ring: Ring,
 }
 
 impl Scenario {
     fn mech_name(&self) -> &'static str {
-        let m = self.phase == Phase::Loaded;
-        match (self.mech, m) {
-            (Mech::None { other: false }, false) => "none",
-            (Mech::None { other: false }, true) => "none+mod",
-            (Mech::None { other: true }, _) => "none+mod,1filtered",
+        match (self.mech, self.ring) {
+            (Mech::None, Ring::Unloaded) => "none",
+            (Mech::None, Ring::LoadedIdle) => "none+mod",
+            (Mech::None, Ring::Loaded) => "none+mod*",
             (Mech::Strbox, _) => "strbox",
-            (Mech::Seccomp(Layout::Tree), false) => "seccomp",
-            (Mech::Seccomp(Layout::Tree), true) => "seccomp+mod",
-            (Mech::Seccomp(Layout::Linear), false) => "seccomp-linear",
-            (Mech::Seccomp(Layout::Linear), true) => "seccomp-linear+mod",
-            (Mech::SeccompInterp, false) => "seccomp-interp",
-            (Mech::SeccompInterp, true) => "seccomp-interp+mod",
+            (Mech::Seccomp(Layout::Tree), Ring::Unloaded) => "seccomp",
+            (Mech::Seccomp(Layout::Tree), _) => "seccomp+mod*",
+            (Mech::Seccomp(Layout::Linear), Ring::Unloaded) => "seccomp-linear",
+            (Mech::Seccomp(Layout::Linear), _) => "seccomp-linear+mod*",
+            (Mech::SeccompInterp, Ring::Unloaded) => "seccomp-interp",
+            (Mech::SeccompInterp, _) => "seccomp-interp+mod*",
         }
+    }
+    fn label(&self) -> String {
+        format!("{} {}", self.pol.name(), self.mech_name())
     }
 }
 
 /// The BPF JIT switch, if this kernel has a JIT that can be turned off.
 const JIT_SYSCTL: &str = "/proc/sys/net/core/bpf_jit_enable";
 
+/// Only in the benchmark VM (as its PID 1): never touch a host's sysctl.
 fn jit_switchable() -> bool {
+    if std::process::id() != 1 {
+        return false;
+    }
     match std::fs::read_to_string(JIT_SYSCTL) {
         Ok(v) if v.trim() != "0" => std::fs::write(JIT_SYSCTL, v.trim()).is_ok(),
         _ => false,
     }
 }
 
-/// Sets `net.core.bpf_jit_enable` while it lives, restores it on drop.
+/// Sets `net.core.bpf_jit_enable` to 0 while it lives.
 struct JitOff(String);
 
 impl JitOff {
@@ -418,16 +732,16 @@ impl Drop for JitOff {
 
 fn scenarios() -> Vec<Scenario> {
     use Mech::*;
-    use Phase::*;
-    let s = |pol, mech, phase| Scenario { pol, mech, phase };
+    use Ring::*;
+    let s = |pol, mech, ring| Scenario { pol, mech, ring };
     let mut v = vec![
-        s(Pol::None, None { other: false }, Unloaded),
+        s(Pol::None, None, Unloaded),
         s(Pol::Ingo, Seccomp(Layout::Tree), Unloaded),
         s(Pol::Allow, Seccomp(Layout::Tree), Unloaded),
         s(Pol::Allow, Seccomp(Layout::Linear), Unloaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Unloaded),
-        s(Pol::None, None { other: false }, Loaded),
-        s(Pol::None, None { other: true }, Loaded),
+        s(Pol::None, None, LoadedIdle),
+        s(Pol::None, None, Loaded),
         s(Pol::Ingo, Strbox, Loaded),
         s(Pol::Allow, Strbox, Loaded),
         s(Pol::Allow16, Strbox, Loaded),
@@ -505,7 +819,7 @@ impl Policies {
     fn filter(&self, sc: &Scenario) -> Filter<'_> {
         let layers = sc.pol.layers();
         match sc.mech {
-            Mech::None { .. } => Filter::None,
+            Mech::None => Filter::None,
             Mech::Strbox => Filter::Strbox {
                 text: self.text(sc.pol).as_bytes(),
                 layers,
@@ -523,137 +837,40 @@ impl Policies {
 
     /// Whether the policy lets the probe through, by strbox's own
     /// evaluator (the reference for both mechanisms).
-    fn allows(&self, pol: Pol, p: Probe) -> Result<bool, String> {
+    fn allows(&self, pol: Pol, p: Probe) -> bool {
         let prog = match pol {
-            Pol::None => return Ok(true),
+            Pol::None => return true,
             Pol::Ingo => &self.progs[0],
             Pol::Allow | Pol::Allow16 => &self.progs[1],
         };
         let (nr, a) = p.call(0x1000);
         let args = [a[0], a[1], a[2], 0, 0, 0];
-        Ok(prog.evaluate(nr as u32, &args) == Verdict::Allow)
+        prog.evaluate(nr as u32, &args) == Verdict::Allow
     }
 }
 
-/// A strbox-filtered task that only sleeps (for "unfiltered task while
-/// another is filtered": the probe then looks the caller up).
-struct Sleeper {
-    pid: libc::pid_t,
-    /// The write end of the pipe the sleeper reads: open while it sleeps.
-    _hold: std::fs::File,
-}
-
-impl Sleeper {
-    fn start(text: &[u8]) -> Result<Sleeper, String> {
-        let (mut ready_r, ready_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-        let (hold_r, hold_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
-        let _ = io::stdout().flush();
-        // SAFETY: single-threaded caller.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(format!("fork: {}", io::Error::last_os_error()));
-        }
-        if pid == 0 {
-            // SAFETY: fds we own; then block reading fd 0 until killed.
-            unsafe {
-                libc::dup2(hold_r.as_raw_fd(), 0);
-                libc::dup2(ready_w.as_raw_fd(), 1);
-                libc::close(hold_w.as_raw_fd());
-            }
-            install(Filter::Strbox { text, layers: 1 });
-            emit(b"r");
-            let mut b = [0u8; 1];
-            // SAFETY: one byte into `b`.
-            unsafe { libc::read(0, b.as_mut_ptr().cast(), 1) };
-            // SAFETY: leave at once.
-            unsafe { libc::_exit(0) };
-        }
-        drop(ready_w);
-        drop(hold_r);
-        let mut b = [0u8; 1];
-        let s = Sleeper { pid, _hold: hold_w };
-        match ready_r.read(&mut b) {
-            Ok(1) if b[0] == b'r' => Ok(s),
-            _ => Err("the filtered sleeper did not start".into()),
-        }
-    }
-}
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        // SAFETY: our own child; SIGKILL then reap it.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        let _ = crate::guest::util::wait_pid(self.pid);
-    }
-}
-
-/// Measurements: per (scenario, probe) the ns/call of each run.
+/// Per scenario and probe, ns/call of every slice of every run.
 type Samples = Vec<Vec<Vec<f64>>>;
 
-fn run_scenario(
-    pols: &Policies,
-    sc: &Scenario,
-    iters: u64,
-    cpu: Option<usize>,
-) -> Result<Vec<f64>, String> {
-    let probes = sc.pol.probes();
-    let _sleeper = match sc.mech {
-        Mech::None { other: true } => Some(Sleeper::start(pols.ingo.as_bytes())?),
-        _ => None,
-    };
-    // The child compiles its filter when it installs it, after the fork.
-    let _jit_off = match sc.mech {
-        Mech::SeccompInterp => Some(JitOff::new()?),
-        _ => None,
-    };
-    let out = in_filtered_child(pols.filter(sc), cpu, || measure(probes, iters))?;
-    if out.len() != probes.len() * REC {
-        return Err(format!("child wrote {} bytes", out.len()));
-    }
-    let mut v = Vec::new();
-    for (i, p) in probes.iter().enumerate() {
-        let rec = &out[i * REC..(i + 1) * REC];
-        let ns = u64::from_ne_bytes(rec[0..8].try_into().expect("8 bytes"));
-        let r = i64::from_ne_bytes(rec[8..16].try_into().expect("8 bytes"));
-        let e = i32::from_ne_bytes(rec[16..20].try_into().expect("4 bytes"));
-        let want = pols.allows(sc.pol, *p)?;
-        let ok = if want {
-            r >= 0
-        } else {
-            r == -1 && e == libc::EPERM
-        };
-        if !ok {
-            return Err(format!(
-                "{} {} {}: returned {r} errno {e}, expected {}",
-                sc.pol.name(),
-                sc.mech_name(),
-                p.name(),
-                if want { "success" } else { "EPERM" }
-            ));
-        }
-        v.push(ns as f64 / iters as f64);
-    }
-    Ok(v)
-}
-
-/// Runs `reps` rounds over the scenarios of `phase`.
-fn run_phase(
+/// `reps` runs of each of `rings`, alternating their order per round.
+fn run_rounds(
     pols: &Policies,
     scs: &[Scenario],
-    phase: Phase,
+    rings: &[Ring],
     cfg: &Config,
     samples: &mut Samples,
 ) -> Result<(), String> {
-    let idx: Vec<usize> = (0..scs.len()).filter(|&i| scs[i].phase == phase).collect();
-    let cpu = online_cpus().checked_sub(1);
     let mut errors = Vec::new();
     for rep in 0..cfg.reps {
-        for k in 0..idx.len() {
-            let i = idx[(k + rep) % idx.len()];
-            match run_scenario(pols, &scs[i], cfg.iters, cpu) {
+        for k in 0..rings.len() {
+            let ring = rings[(k + rep) % rings.len()];
+            let members: Vec<usize> = (0..scs.len()).filter(|&i| scs[i].ring == ring).collect();
+            match run_ring(pols, scs, &members, cfg.iters) {
                 Ok(v) => {
-                    for (j, ns) in v.into_iter().enumerate() {
-                        samples[i][j].push(ns);
+                    for (m, per_probe) in members.iter().zip(v) {
+                        for (j, slices) in per_probe.into_iter().enumerate() {
+                            samples[*m][j].extend(slices);
+                        }
                     }
                 }
                 Err(e) => errors.push(e),
@@ -677,9 +894,9 @@ fn online_cpus() -> usize {
 /// The benchmark's knobs (from /etc/strbox-run).
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
-    /// Calls per probe per run.
+    /// Calls per probe per run (in [`SLICES`] slices).
     pub iters: u64,
-    /// Rounds per phase (at least [`DEFAULT_REPS`]).
+    /// Runs of every ring per phase (at least [`DEFAULT_REPS`]).
     pub reps: usize,
 }
 
@@ -743,18 +960,23 @@ pub fn guest_main(cfg: Config) {
         .iter()
         .map(|s| vec![Vec::new(); s.pol.probes().len()])
         .collect();
-    let t0 = std::time::Instant::now();
-    let already = crate::abi_version().is_some();
-    let r = if already {
+    let t0 = Instant::now();
+    let r = if crate::abi_version().is_some() {
         Err("strbox is already loaded: no unloaded baseline".into())
     } else {
-        run_phase(&pols, &scs, Phase::Unloaded, &cfg, &mut samples)
+        run_rounds(&pols, &scs, &[Ring::Unloaded], &cfg, &mut samples)
     };
     ktap(1, "bench_unloaded", &r);
     let loaded = crate::guest::util::load_module().map_err(|e| format!("finit_module: {e}"));
     ktap(2, "module_load", &loaded);
     let r = match &loaded {
-        Ok(()) => run_phase(&pols, &scs, Phase::Loaded, &cfg, &mut samples),
+        Ok(()) => run_rounds(
+            &pols,
+            &scs,
+            &[Ring::LoadedIdle, Ring::Loaded],
+            &cfg,
+            &mut samples,
+        ),
         Err(_) => Err("skip: module not loaded".into()),
     };
     ktap(3, "bench_loaded", &r);
@@ -765,27 +987,25 @@ pub fn guest_main(cfg: Config) {
     let unloaded = r.is_ok();
     ktap(4, "module_unload", &r);
     let r = if unloaded {
-        run_phase(&pols, &scs, Phase::Unloaded, &cfg, &mut samples)
+        run_rounds(&pols, &scs, &[Ring::Unloaded], &cfg, &mut samples)
     } else {
         Err("skip: module still loaded".into())
     };
     ktap(5, "bench_unloaded_again", &r);
-    let secs = t0.elapsed().as_secs_f64();
-    print_table(&scs, &samples, &cfg, &pols, secs);
+    print_table(&scs, &samples, &cfg, &pols, t0.elapsed().as_secs_f64());
 }
 
-fn median(v: &[f64]) -> Option<f64> {
+/// The `q` quantile (0..=1) of `v`, by linear interpolation.
+fn quantile(v: &[f64], q: f64) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
-    let n = s.len();
-    Some(if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    })
+    let x = q * (s.len() - 1) as f64;
+    let (i, f) = (x.floor() as usize, x.fract());
+    let hi = s[(i + 1).min(s.len() - 1)];
+    Some(s[i] + f * (hi - s[i]))
 }
 
 fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policies, secs: f64) {
@@ -796,15 +1016,15 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
             .iter()
             .position(|s| s.pol == pol && s.mech_name() == mech)?;
         let j = scs[i].pol.probes().iter().position(|&q| q == p)?;
-        median(&samples[i][j])
+        quantile(&samples[i][j], 0.5)
     };
     let uname = {
-        // SAFETY: utsname is plain data; uname fills it.
+        // SAFETY: utsname is plain data (all-zero is valid); uname fills it.
         let mut u: libc::utsname = unsafe { std::mem::zeroed() };
         // SAFETY: valid out pointer.
         unsafe { libc::uname(&mut u) };
-        // SAFETY: the kernel NUL-terminates the fields.
         let f = |s: &[libc::c_char]| {
+            // SAFETY: the kernel NUL-terminates every utsname field.
             unsafe { std::ffi::CStr::from_ptr(s.as_ptr()) }
                 .to_string_lossy()
                 .into_owned()
@@ -819,14 +1039,11 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
         "strbox vs seccomp-bpf, ns per syscall: {uname}, {} CPUs, clocksource {}, bpf_jit_enable {}",
         online_cpus(),
         read_trim("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
-        read_trim("/proc/sys/net/core/bpf_jit_enable"),
+        read_trim(JIT_SYSCTL),
     ));
     w(format!(
-        "{} calls per run; median of {} runs (module not loaded: {} runs, before and after); {:.0} s",
-        cfg.iters,
-        cfg.reps,
-        2 * cfg.reps,
-        secs
+        "{} calls per probe and run in {SLICES} slices; {} runs per ring and phase (module not loaded: 2 phases); {:.0} s",
+        cfg.iters, cfg.reps, secs
     ));
     w(format!(
         "policy A = Ingo's 4 rules + 3 ({} syscalls, {} BPF insns); B = {} syscalls, {} with argument rules ({} BPF insns tree, {} linear)",
@@ -841,22 +1058,38 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
         pols.allow_bpf.len(),
         pols.allow_bpf_linear.len(),
     ));
-    w(format!(
-        "{:<14} {:<13} {:<19} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
+    let row = |c: [&str; 11]| {
+        format!(
+            "{:<14} {:<13} {:<15} {:>9} {:>8} {:>6} {:>8} {:>7} {:>8} {:>9}{}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+        )
+    };
+    w(row([
         "scenario",
         "syscall",
         "mechanism",
         "ns/call",
-        "spread",
+        "min",
+        "iqr",
         "vs base",
         "+ns",
         "strbox/",
-        "strbox/"
-    ));
-    w(format!(
-        "{:<14} {:<13} {:<19} {:>9} {:>7} {:>8} {:>8} {:>9} {:>9}",
-        "", "", "", "(median)", "", "", "", "seccomp", "secc+mod"
-    ));
+        "strbox/",
+        "",
+    ]));
+    w(row([
+        "",
+        "",
+        "",
+        "(median)",
+        "",
+        "",
+        "",
+        "",
+        "seccomp",
+        "secc+mod*",
+        "",
+    ]));
     let mut machine = Vec::new();
     for pol in [Pol::None, Pol::Ingo, Pol::Allow, Pol::Allow16] {
         for &p in pol.probes() {
@@ -868,9 +1101,14 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
                 let j = pol.probes().iter().position(|&q| q == p).unwrap_or(0);
                 let v = &samples[i][j];
                 let mech = sc.mech_name();
-                let Some(m) = median(v) else {
+                let (Some(m), Some(lo), Some(q1), Some(q3)) = (
+                    quantile(v, 0.5),
+                    quantile(v, 0.0),
+                    quantile(v, 0.25),
+                    quantile(v, 0.75),
+                ) else {
                     w(format!(
-                        "{:<14} {:<13} {:<19} {:>9}",
+                        "{:<14} {:<13} {:<15} {:>9}",
                         pol.name(),
                         p.name(),
                         mech,
@@ -878,9 +1116,6 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
                     ));
                     continue;
                 };
-                let lo = v.iter().copied().fold(f64::MAX, f64::min);
-                let hi = v.iter().copied().fold(0.0, f64::max);
-                let spread = format!("{:.0}%", 100.0 * (hi - lo) / m);
                 let (vs, plus) = match base {
                     Some(b) => (format!("{:.2}x", m / b), format!("{:+.0}", m - b)),
                     None => ("-".into(), "-".into()),
@@ -891,18 +1126,19 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
                     }
                     med(pol, other, p).map_or("-".into(), |s| format!("{:.2}", m / s))
                 };
-                w(format!(
-                    "{:<14} {:<13} {:<19} {:>9.1} {:>7} {:>8} {:>8} {:>9} {:>9}",
+                w(row([
                     pol.name(),
                     p.name(),
                     mech,
-                    m,
-                    spread,
-                    vs,
-                    plus,
-                    ratio("seccomp"),
-                    ratio("seccomp+mod")
-                ));
+                    &format!("{m:.1}"),
+                    &format!("{lo:.1}"),
+                    &format!("{:.0}%", 100.0 * (q3 - q1) / m),
+                    &vs,
+                    &plus,
+                    &ratio("seccomp"),
+                    &ratio("seccomp+mod*"),
+                    "",
+                ]));
                 machine.push(format!(
                     "@@bench {}.{} {} {:.1}",
                     pol.key(),
@@ -914,9 +1150,11 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
         }
     }
     w(String::new());
-    w("vs base: / no filter, module not loaded, same syscall; +ns: minus that; spread: (max-min)/median".into());
-    w("strbox/seccomp: strbox (module loaded) / seccomp (module not loaded): what each deployment pays".into());
-    w("strbox/secc+mod: / seccomp with the module loaded too: same probe cost, filter evaluation only".into());
+    w("ns/call: median of all slices of all runs; min: the fastest slice; iqr: interquartile range / median".into());
+    w("none: no filter, module not loaded; +mod: module loaded; *: while strbox-filtered tasks exist".into());
+    w("vs base / +ns: against `none` for the same syscall (x and ns)".into());
+    w("strbox/seccomp: strbox / seccomp without the module: what each deployment pays".into());
+    w("strbox/secc+mod*: strbox / seccomp in the same ring (same probe cost): filter evaluation only".into());
     for l in machine {
         let _ = writeln!(o, "{l}");
     }
