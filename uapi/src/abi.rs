@@ -267,7 +267,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("{name} not in strbox.h"));
             let v = line.split_whitespace().nth(2).expect("value");
             let v = v.trim_start_matches('(').trim_end_matches(')');
-            let v = v.trim_end_matches(|c| c == 'U' || c == 'L' || c == 'u' || c == 'l');
+            let v = v.trim_end_matches(['U', 'L', 'u', 'l']);
             if let Some(x) = v.strip_prefix("0x") {
                 u64::from_str_radix(x, 16).expect("hex")
             } else {

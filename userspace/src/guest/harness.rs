@@ -41,7 +41,7 @@ pub fn read_mode() -> Mode {
     let mut bench = crate::bench::runner::Config::default();
     for l in text.lines() {
         match l.split_once('=') {
-            Some(("mode", v)) if v == "run" => mode = "run",
+            Some(("mode", "run")) => mode = "run",
             Some(("mode", "bench")) => mode = "bench",
             Some(("iters", v)) => bench.iters = v.parse().unwrap_or(bench.iters),
             Some(("reps", v)) => bench.reps = v.parse().unwrap_or(bench.reps),
