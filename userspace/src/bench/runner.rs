@@ -1011,12 +1011,12 @@ fn quantile(v: &[f64], q: f64) -> Option<f64> {
 fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policies, secs: f64) {
     let out = io::stdout();
     let mut o = out.lock();
-    let med = |pol: Pol, mech: &str, p: Probe| -> Option<f64> {
+    let stat = |pol: Pol, mech: &str, p: Probe, q: f64| -> Option<f64> {
         let i = scs
             .iter()
             .position(|s| s.pol == pol && s.mech_name() == mech)?;
-        let j = scs[i].pol.probes().iter().position(|&q| q == p)?;
-        quantile(&samples[i][j], 0.5)
+        let j = scs[i].pol.probes().iter().position(|&x| x == p)?;
+        quantile(&samples[i][j], q)
     };
     let uname = {
         // SAFETY: utsname is plain data (all-zero is valid); uname fills it.
@@ -1058,10 +1058,10 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
         pols.allow_bpf.len(),
         pols.allow_bpf_linear.len(),
     ));
-    let row = |c: [&str; 11]| {
+    let row = |c: [&str; 12]| {
         format!(
-            "{:<14} {:<13} {:<15} {:>9} {:>8} {:>6} {:>8} {:>7} {:>8} {:>9}{}",
-            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10]
+            "{:<14} {:<13} {:<15} {:>8} {:>8} {:>5} {:>7} {:>6} {:>8} {:>5} {:>9} {:>5}",
+            c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]
         )
     };
     w(row([
@@ -1069,11 +1069,12 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
         "syscall",
         "mechanism",
         "ns/call",
-        "min",
+        "p10",
         "iqr",
-        "vs base",
+        "vs",
         "+ns",
         "strbox/",
+        "",
         "strbox/",
         "",
     ]));
@@ -1084,16 +1085,19 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
         "(median)",
         "",
         "",
-        "",
+        "base",
         "",
         "seccomp",
+        "p10",
         "secc+mod*",
-        "",
+        "p10",
     ]));
     let mut machine = Vec::new();
+    // Every slice in run order (10 per run), for the log only.
+    let mut raw = Vec::new();
     for pol in [Pol::None, Pol::Ingo, Pol::Allow, Pol::Allow16] {
         for &p in pol.probes() {
-            let base = med(Pol::None, "none", p);
+            let base = stat(Pol::None, "none", p, 0.5);
             for (i, sc) in scs.iter().enumerate() {
                 if sc.pol != pol {
                     continue;
@@ -1101,14 +1105,14 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
                 let j = pol.probes().iter().position(|&q| q == p).unwrap_or(0);
                 let v = &samples[i][j];
                 let mech = sc.mech_name();
-                let (Some(m), Some(lo), Some(q1), Some(q3)) = (
+                let (Some(m), Some(p10), Some(q1), Some(q3)) = (
                     quantile(v, 0.5),
-                    quantile(v, 0.0),
+                    quantile(v, 0.1),
                     quantile(v, 0.25),
                     quantile(v, 0.75),
                 ) else {
                     w(format!(
-                        "{:<14} {:<13} {:<15} {:>9}",
+                        "{:<14} {:<13} {:<15} {:>8}",
                         pol.name(),
                         p.name(),
                         mech,
@@ -1120,24 +1124,27 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
                     Some(b) => (format!("{:.2}x", m / b), format!("{:+.0}", m - b)),
                     None => ("-".into(), "-".into()),
                 };
-                let ratio = |other: &str| -> String {
+                // strbox / `other` at quantile q
+                let ratio = |other: &str, q: f64| -> String {
                     if sc.mech != Mech::Strbox {
                         return String::new();
                     }
-                    med(pol, other, p).map_or("-".into(), |s| format!("{:.2}", m / s))
+                    let mine = if q == 0.5 { m } else { p10 };
+                    stat(pol, other, p, q).map_or("-".into(), |s| format!("{:.2}", mine / s))
                 };
                 w(row([
                     pol.name(),
                     p.name(),
                     mech,
-                    &format!("{m:.1}"),
-                    &format!("{lo:.1}"),
+                    &format!("{m:.0}"),
+                    &format!("{p10:.0}"),
                     &format!("{:.0}%", 100.0 * (q3 - q1) / m),
                     &vs,
                     &plus,
-                    &ratio("seccomp"),
-                    &ratio("seccomp+mod*"),
-                    "",
+                    &ratio("seccomp", 0.5),
+                    &ratio("seccomp", 0.1),
+                    &ratio("seccomp+mod*", 0.5),
+                    &ratio("seccomp+mod*", 0.1),
                 ]));
                 machine.push(format!(
                     "@@bench {}.{} {} {:.1}",
@@ -1146,16 +1153,25 @@ fn print_table(scs: &[Scenario], samples: &Samples, cfg: &Config, pols: &Policie
                     mech,
                     m
                 ));
+                let all: Vec<String> = v.iter().map(|x| format!("{x:.0}")).collect();
+                raw.push(format!(
+                    "@@samples {}.{} {} {}",
+                    pol.key(),
+                    p.key(),
+                    mech,
+                    all.join(" ")
+                ));
             }
         }
     }
     w(String::new());
-    w("ns/call: median of all slices of all runs; min: the fastest slice; iqr: interquartile range / median".into());
+    w("ns/call: median of all slices of all runs; p10: their 10th percentile (host noise only adds time,".into());
+    w("so p10 is close to the undisturbed cost); iqr: interquartile range / median".into());
     w("none: no filter, module not loaded; +mod: module loaded; *: while strbox-filtered tasks exist".into());
     w("vs base / +ns: against `none` for the same syscall (x and ns)".into());
-    w("strbox/seccomp: strbox / seccomp without the module: what each deployment pays".into());
+    w("strbox/seccomp: strbox / seccomp without the module: what each deployment pays (median, p10)".into());
     w("strbox/secc+mod*: strbox / seccomp in the same ring (same probe cost): filter evaluation only".into());
-    for l in machine {
+    for l in machine.iter().chain(&raw) {
         let _ = writeln!(o, "{l}");
     }
     let _ = o.flush();
