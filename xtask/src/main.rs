@@ -266,3 +266,51 @@ fn prepare(a: Arch, debug: bool, mode: guest::Mode, add: &[PathBuf]) -> Result<I
         )),
     })
 }
+
+#[cfg(test)]
+mod bench_tests {
+    use crate::results;
+
+    /// The shape of a `qemu-bench` console (from a real x86_64 run): the
+    /// guest reports its steps as KTAP, so `results::parse` judges it.
+    const BENCH: &str = "\
+[    0.000000] Linux version 6.12.117 (strbox@strbox)
+KTAP version 1
+1..5
+ok 1 bench_unloaded
+ok 2 module_load
+ok 3 bench_loaded
+ok 4 module_unload
+ok 5 bench_unloaded_again
+@@b strbox vs seccomp-bpf, ns per syscall: x86_64 6.12.117, 2 CPUs, clocksource tsc, bpf_jit_enable 1
+@@b B:allow300x16  getsid        strbox              2745     1782   41%   4.18x  +2087     0.50  0.51      0.49  0.50
+@@bench baseline.getppid none 691.6
+@@samples baseline.getppid none 453 482 519 750
+@@k strbox: loaded
+@@done
+";
+
+    #[test]
+    fn a_clean_bench_run_passes() {
+        let r = results::parse(BENCH, "x86_64");
+        assert!(r.ok(), "{r:?}");
+        assert_eq!(r.summary.passed, 5);
+    }
+
+    #[test]
+    fn failed_steps_kernel_findings_and_unfinished_runs_fail() {
+        let failed = BENCH.replace(
+            "ok 3 bench_loaded",
+            "not ok 3 bench_loaded # B:ingo strbox: member ended with signal 9",
+        );
+        let warned = BENCH.replace(
+            "@@k strbox: loaded",
+            "@@k WARNING: CPU: 1 PID: 7 at kernel/trace/trace.c:1 x",
+        );
+        let unfinished = BENCH.replace("@@done\n", "");
+        let hung = BENCH.replace("ok 5 bench_unloaded_again\n", "@@timeout\n");
+        for log in [failed, warned, unfinished, hung] {
+            assert!(!results::parse(&log, "x86_64").ok(), "{log}");
+        }
+    }
+}
