@@ -2,25 +2,16 @@
 //!
 //! A run passes only if the guest said `@@done`, every planned test
 //! reported, none failed, and the kernel log (console and the `@@k` dump of
-//! /dev/kmsg) has none of [`BAD_KERNEL_PATTERNS`].
+//! /dev/kmsg) has none of [`bad_kernel_patterns`].
 
-/// Kernel log text that fails a run wherever it appears.
-pub const BAD_KERNEL_PATTERNS: &[&str] = &[
-    "BUG:",
-    "WARNING:",
-    "Oops",
-    "KASAN",
-    "Kernel panic",
-    "Call Trace",
-    "possible circular locking dependency",
-    "possible recursive locking",
-    "inconsistent lock state",
-    "suspicious RCU usage",
-    "suspected memory leak",
-    "UBSAN",
-    "general protection fault",
-    "Unable to handle kernel",
-];
+/// Kernel log text that fails a run wherever it appears: the lines of
+/// `qemu/bad-kernel-patterns.txt` (shared with the guest's stress test).
+pub fn bad_kernel_patterns() -> impl Iterator<Item = &'static str> {
+    include_str!("../../qemu/bad-kernel-patterns.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
 
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
@@ -149,7 +140,7 @@ pub fn parse(console: &str, arch: &str) -> Report {
                 let k = l.strip_prefix("@@k ").unwrap_or(l);
                 let ours = l.starts_with('#') || l.starts_with("@@o ") || l.starts_with("@@e ");
                 if !ours {
-                    if let Some(p) = BAD_KERNEL_PATTERNS.iter().find(|p| k.contains(*p)) {
+                    if let Some(p) = bad_kernel_patterns().find(|p| k.contains(*p)) {
                         bad_kernel_lines.push(format!("{p:?} in: {}", k.trim()));
                     }
                 }
