@@ -130,12 +130,11 @@ pub(crate) fn lookup<'r>(
 ) -> Option<&'r Layer> {
     let mut p = bucket(task).load(Ordering::Acquire);
     while !p.is_null() {
-        // SAFETY: `p` was read from the table or from a reachable entry's
-        // `next` with acquire ordering, so the entry it points to was fully
-        // initialised before being published. An entry is freed only after
-        // an RCU grace period that starts after it was unlinked, and `_rcu`
-        // proves we are inside a read-side critical section that began
-        // before that grace period could end, so `*p` stays valid for `'r`.
+        // Entries are published with release and read here with acquire,
+        // so `*p` is fully initialised; one is freed only after an RCU grace
+        // period that starts after it was unlinked.
+        // SAFETY: by the above, and since `_rcu` proves we are inside a
+        // read-side critical section, `*p` stays valid for `'r`.
         let e = unsafe { &*p };
         if e.task == task {
             return Some(&e.chain);
@@ -319,11 +318,11 @@ impl Writer {
         // SAFETY: `p` was just unlinked under the lock; readers that may
         // still see it never touch `module`, and nobody else owns it.
         drop(unsafe { (*p).module.take() });
-        // SAFETY: `p` is an entry that was just unlinked under the lock, so
-        // no new reader can find it and nobody else retires it; its
-        // `rwork` is not in use. After the grace period started by
-        // `queue_rcu_work` no reader still holds it, and `free_entry`
-        // reclaims the allocation.
+        // `p` was just unlinked under the lock: no new reader can find it,
+        // nobody else retires it, its `rwork` is unused. `free_entry` runs
+        // only after the grace period `queue_rcu_work` waits for.
+        // SAFETY: by the above, initialising and queueing `rwork` is sound
+        // and no reader still holds `p` when it is reclaimed.
         unsafe {
             let rwork = Opaque::raw_get(ptr::addr_of!((*p).rwork));
             ffi::strbox_init_rcu_work(rwork, free_entry);
@@ -343,9 +342,9 @@ unsafe extern "C" fn free_entry(work: *mut bindings::work_struct) {
     // `work` is the first field of `rcu_work`, which is the first field of
     // the `#[repr(C)]` `Entry`.
     let p = work.cast::<Entry>();
-    // SAFETY: by the function's safety requirement `p` is an entry created
-    // by `KBox::into_raw` in `set`, unlinked and past its grace period, so
-    // this is the only owner; the workqueue does not touch the work item
-    // after calling its function.
+    // By the function's safety requirement `p` came from `KBox::into_raw`
+    // in `set` and is unlinked and past its grace period; the workqueue no
+    // longer touches the work item once it has called us.
+    // SAFETY: by the above, we are the only owner of `*p`.
     drop(unsafe { KBox::from_raw(p) });
 }
