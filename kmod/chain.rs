@@ -15,6 +15,7 @@ use kernel::alloc::KVBox;
 use kernel::sync::Arc;
 
 use crate::filter::{evaluate_chain, Program, Verdict};
+use crate::report::LayerLimits;
 use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
 
 /// One installed policy layer.
@@ -27,6 +28,9 @@ pub(crate) struct Layer {
     depth: usize,
     /// Compiled predicates summed over the chain ending here.
     chain_predicates: usize,
+    /// Rate limits of the `log`/`kill` records of tasks whose newest layer
+    /// this is (atomics: the only state of a layer that changes).
+    limits: LayerLimits,
 }
 
 /// Why a new layer cannot go on top of a chain.
@@ -67,7 +71,13 @@ impl Layer {
             parent,
             depth: limits.0,
             chain_predicates: limits.1,
+            limits: LayerLimits::new(),
         }
+    }
+
+    /// The record rate limits of the tasks whose newest layer this is.
+    pub(crate) fn limits(&self) -> &LayerLimits {
+        &self.limits
     }
 
     /// This layer and its ancestors, newest first.

@@ -76,8 +76,6 @@ extern "C" {
     pub(crate) fn strbox_syscall_skip(regs: *mut bindings::pt_regs, ret: c_long);
     /// `syscall_set_return_value(current, regs, ...)` with `ret` (negative: -errno).
     pub(crate) fn strbox_syscall_set_return(regs: *mut bindings::pt_regs, ret: c_long);
-    /// `__ratelimit()` of the module's log lines.
-    pub(crate) fn strbox_log_ratelimit() -> bool;
     /// `task_tgid_nr(t)`, `task_pid_nr(t)` and `t->comm` (16 bytes, NUL-padded).
     pub(crate) fn strbox_task_ident(
         t: *mut bindings::task_struct,
@@ -89,6 +87,15 @@ extern "C" {
     pub(crate) fn strbox_task_exiting(t: *mut bindings::task_struct) -> bool;
     /// `get_nr_threads(current)`.
     pub(crate) fn strbox_thread_count() -> c_int;
+    /// `mutex_lock_killable(&current->signal->cred_guard_mutex)`: 0 or
+    /// `-EINTR`.
+    pub(crate) fn strbox_lock_exec_guard() -> c_int;
+    /// `mutex_unlock(&current->signal->cred_guard_mutex)`.
+    pub(crate) fn strbox_unlock_exec_guard();
+    /// `synchronize_rcu_tasks()`.
+    pub(crate) fn strbox_synchronize_rcu_tasks();
+    /// `current_pt_regs()`.
+    pub(crate) fn strbox_current_regs() -> *mut bindings::pt_regs;
 }
 
 /// Holds one reference on this module (`try_module_get`), dropped with

@@ -62,8 +62,7 @@ pub(crate) unsafe extern "C" fn on_fork(
             // SAFETY: `child` is a valid new task that has not run yet;
             // send_sig() may be called in atomic context.
             unsafe { bindings::send_sig(bindings::SIGKILL as i32, child, 1) };
-            // SAFETY: plain read of the ratelimit state.
-            if unsafe { ffi::strbox_log_ratelimit() } {
+            if crate::report::WARNINGS.allow("warning") {
                 pr_warn!("out of memory at fork: child killed\n");
             }
         }

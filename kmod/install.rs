@@ -16,7 +16,7 @@
 use core::fmt::{self, Write};
 use core::ptr;
 
-use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL};
+use kernel::alloc::flags::{GFP_ATOMIC, GFP_KERNEL_ACCOUNT};
 use kernel::alloc::{KVBox, KVVec, KVec};
 use kernel::bindings;
 use kernel::ffi::c_long;
@@ -216,13 +216,14 @@ fn set(uargs: u64, size: u64) -> Result {
 }
 
 /// Allocates a zeroed `T` on the heap (kvmalloc: large values may be
-/// vmalloc-backed), never on the small kernel stack.
+/// vmalloc-backed), never on the small kernel stack. Like every allocation
+/// an install makes, it is charged to the caller's memory cgroup.
 ///
 /// # Safety
 ///
 /// The all-zero bit pattern must be a valid `T`.
 unsafe fn kvzalloc<T>() -> Result<KVBox<T>, kernel::alloc::AllocError> {
-    let mut b = KVBox::<T>::new_uninit(GFP_KERNEL)?;
+    let mut b = KVBox::<T>::new_uninit(GFP_KERNEL_ACCOUNT)?;
     // SAFETY: `b` owns writable memory for one `T`.
     unsafe { ptr::write_bytes(b.as_mut_ptr(), 0, 1) };
     // SAFETY: all zero is a valid `T` (the function's safety requirement).
@@ -244,8 +245,8 @@ fn install(args: &StrboxSetArgs) -> Result<(), Failure> {
     let len = usize::try_from(args.policy_len)
         .unwrap_or(usize::MAX)
         .min(MAX_POLICY_BYTES + 1);
-    let mut text = KVVec::<u8>::with_capacity(len, GFP_KERNEL)?;
-    text.extend_with(len, 0, GFP_KERNEL)?;
+    let mut text = KVVec::<u8>::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+    text.extend_with(len, 0, GFP_KERNEL_ACCOUNT)?;
     UserSlice::new(args.policy as usize, len)
         .reader()
         .read_slice(&mut text)?;
@@ -283,9 +284,20 @@ enum Attempt {
 /// threads). Allocates everything first, then changes the table under the
 /// lock(s) in one step that cannot fail.
 fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
+    // TSYNC changes other threads' layers and NNP: never while one of them
+    // is exec'ing (seccomp's rule). An exec holds the group's
+    // cred_guard_mutex from before it computes the new credentials (with
+    // the NNP it saw then) until they are installed; holding it here means
+    // every thread TSYNC touches is either before its exec's credential
+    // computation (and then sees our NNP) or is not exec'ing.
+    let _exec_guard = if tsync {
+        Some(ExecGuard::lock().map_err(Failure::from)?)
+    } else {
+        None
+    };
     let me = current_task();
     let mut program = Some(program);
-    let mut mem = Some(UniqueArc::<Layer>::new_uninit(GFP_KERNEL)?);
+    let mut mem = Some(UniqueArc::<Layer>::new_uninit(GFP_KERNEL_ACCOUNT)?);
     let mut slots: KVec<Option<EntrySlot>> = KVec::new();
     let mut want = if tsync {
         // SAFETY: reads the current task's thread count; only a first
@@ -297,7 +309,7 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
     };
     loop {
         while slots.len() < want {
-            slots.push(Some(task_state::alloc_slot(GFP_KERNEL)?), GFP_KERNEL)?;
+            slots.push(Some(task_state::alloc_slot(GFP_KERNEL_ACCOUNT)?), GFP_KERNEL_ACCOUNT)?;
         }
         // Lock order: registry lock, then the siglock. The siglock is taken
         // from interrupts (signals from timers), so it must never be held
@@ -388,6 +400,29 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
     }
 }
 
+/// Holds the current thread group's `cred_guard_mutex` (exec's lock).
+struct ExecGuard(());
+
+impl ExecGuard {
+    /// Takes the lock, or fails with `EINTR` if a fatal signal arrives
+    /// first (e.g. another thread's exec is killing this one).
+    fn lock() -> Result<ExecGuard> {
+        // SAFETY: task-work context, may sleep; the current task's signal
+        // struct is valid while it runs. The guard unlocks exactly once.
+        match unsafe { ffi::strbox_lock_exec_guard() } {
+            0 => Ok(ExecGuard(())),
+            _ => Err(EINTR),
+        }
+    }
+}
+
+impl Drop for ExecGuard {
+    fn drop(&mut self) {
+        // SAFETY: taken by `lock` on this thread.
+        unsafe { ffi::strbox_unlock_exec_guard() };
+    }
+}
+
 /// Holds the current thread group's siglock (interrupts disabled): its
 /// thread list is stable while held, as for seccomp's TSYNC.
 struct ThreadGroupLock(());
@@ -418,7 +453,7 @@ impl Write for Text {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if self
             .buf
-            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
+            .extend_from_slice(s.as_bytes(), GFP_KERNEL_ACCOUNT)
             .is_err()
         {
             self.out_of_memory = true;

@@ -9,7 +9,6 @@
 #include <linux/compat.h>
 #include <linux/cred.h>
 #include <linux/module.h>
-#include <linux/ratelimit.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/task_work.h>
@@ -34,10 +33,13 @@ bool strbox_syscall_native(struct pt_regs *regs);
 void strbox_syscall_args(struct pt_regs *regs, u64 args[6]);
 void strbox_syscall_skip(struct pt_regs *regs, long ret);
 void strbox_syscall_set_return(struct pt_regs *regs, long ret);
-bool strbox_log_ratelimit(void);
 void strbox_task_ident(struct task_struct *t, int *tgid, int *pid, char *comm);
 bool strbox_task_exiting(struct task_struct *t);
 int strbox_thread_count(void);
+int strbox_lock_exec_guard(void);
+void strbox_unlock_exec_guard(void);
+void strbox_synchronize_rcu_tasks(void);
+struct pt_regs *strbox_current_regs(void);
 
 /* task_work_add(current, work, TWA_RESUME) after init_task_work(). */
 int strbox_task_work_add(struct callback_head *work, task_work_func_t func)
@@ -100,10 +102,46 @@ void strbox_unlock_thread_group(void)
 	spin_unlock_irq(&current->sighand->siglock);
 }
 
-/* Under the siglock: the whole group is being killed. */
+/*
+ * Under the siglock: the whole group is being killed, or one of its
+ * threads is exec'ing (de_thread() is killing the others), or current has
+ * a fatal signal pending.
+ */
 bool strbox_thread_group_exiting(void)
 {
-	return current->signal->flags & SIGNAL_GROUP_EXIT;
+	return (current->signal->flags & SIGNAL_GROUP_EXIT) ||
+	       current->signal->group_exec_task ||
+	       fatal_signal_pending(current);
+}
+
+/*
+ * current->signal->cred_guard_mutex, killable, as seccomp's TSYNC takes it:
+ * an exec of any thread of the group holds it from before the new
+ * credentials are computed (prepare_bprm_creds) until they are installed,
+ * so a TSYNC cannot put a layer or NNP on a thread mid-exec. 0 or -EINTR.
+ */
+int strbox_lock_exec_guard(void)
+	__cond_acquires(&current->signal->cred_guard_mutex)
+{
+	return mutex_lock_killable(&current->signal->cred_guard_mutex);
+}
+
+void strbox_unlock_exec_guard(void)
+	__releases(&current->signal->cred_guard_mutex)
+{
+	mutex_unlock(&current->signal->cred_guard_mutex);
+}
+
+/* A macro (synchronize_rcu) when CONFIG_TASKS_RCU is off. */
+void strbox_synchronize_rcu_tasks(void)
+{
+	synchronize_rcu_tasks();
+}
+
+/* current_pt_regs() is a macro: the user register frame of current. */
+struct pt_regs *strbox_current_regs(void)
+{
+	return current_pt_regs();
 }
 
 /* Under the siglock: the next thread of t's group (wraps to the leader). */
@@ -187,10 +225,3 @@ int strbox_thread_count(void)
 	return get_nr_threads(current);
 }
 
-/* "log" and "kill" lines: at most 10 per 5 seconds. */
-static DEFINE_RATELIMIT_STATE(strbox_log_rs, 5 * HZ, 10);
-
-bool strbox_log_ratelimit(void)
-{
-	return __ratelimit(&strbox_log_rs);
-}

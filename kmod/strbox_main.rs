@@ -10,14 +10,23 @@
 //!   filtered task, denies in `pt_regs`, claims the strbox prctl options.
 //! * [`install`]: `PR_SECCOMP_SET`/`PR_SECCOMP_GET` as task work (copy,
 //!   compile, atomic install, TSYNC, read-back).
+//! * [`report`]: the kernel-log records of `log`/`kill` verdicts (per-layer
+//!   rate limits, escaped text).
 //! * [`chain`]: immutable reference-counted layers.
 //! * [`task_state`]: which task has which chain (RCU hash keyed by task).
 //! * [`fork_exit`]: inheritance at fork/clone, release at exit.
+//! * `vsyscall` (x86_64): judging the legacy vsyscalls, which bypass
+//!   `sys_enter`.
 //! * [`tracepoints`]: finding and attaching to the tracepoints.
 //! * [`ffi`]: C declarations (exported functions, `shim.c`).
 
 use kernel::ffi::c_void;
 use kernel::prelude::*;
+
+// On PREEMPT_RT spinlock_t sleeps, but the syscall-entry probe takes the
+// registry lock with preemption disabled and allocates GFP_ATOMIC there.
+#[cfg(CONFIG_PREEMPT_RT)]
+compile_error!("strbox does not support PREEMPT_RT kernels (its probes take spinlock_t and allocate in atomic context)");
 
 #[path = "../uapi/src/lib.rs"]
 pub mod uapi;
@@ -29,9 +38,12 @@ mod chain;
 mod ffi;
 mod fork_exit;
 mod install;
+mod report;
 mod syscall_entry;
 mod task_state;
 mod tracepoints;
+#[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
+mod vsyscall;
 
 use tracepoints::{Attached, ProbeSpec};
 
@@ -46,7 +58,7 @@ module! {
 /// The probes, in attach order (detached in reverse): exit and fork first,
 /// so that by the time the first syscall can install a layer, inheritance
 /// and release are in place.
-static PROBES: [ProbeSpec; 3] = [
+static PROBES: &[ProbeSpec] = &[
     ProbeSpec {
         name: c"sched_process_exit",
         probe: fork_exit::on_exit as *mut c_void,
@@ -59,6 +71,12 @@ static PROBES: [ProbeSpec; 3] = [
         name: c"sys_enter",
         probe: syscall_entry::on_sys_enter as *mut c_void,
     },
+    // x86_64's legacy vsyscalls bypass sys_enter (see `vsyscall`).
+    #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
+    ProbeSpec {
+        name: c"emulate_vsyscall",
+        probe: vsyscall::on_emulate_vsyscall as *mut c_void,
+    },
 ];
 
 struct Strbox {
@@ -68,8 +86,10 @@ struct Strbox {
 impl kernel::Module for Strbox {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         syscall_entry::init()?;
+        #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
+        vsyscall::init()?;
         task_state::init()?;
-        let probes = match tracepoints::attach(&PROBES) {
+        let probes = match tracepoints::attach(PROBES) {
             Ok(p) => p,
             Err(e) => {
                 task_state::teardown();
@@ -92,6 +112,19 @@ impl Drop for Strbox {
         // exists and no prctl is pending. Detach (and wait for running
         // probes), then free the registry once the last deferred frees ran.
         self.probes.detach();
+        // No module code may run once this function returns. The probes
+        // are synchronised above; deferred frees are drained by
+        // `teardown`. What is left is a task that dropped the last module
+        // reference itself and is still on its way out of our code: the
+        // prctl task work (`install::run_call`) puts its reference, then
+        // only frees its record and returns, without sleeping. A task can
+        // be preempted there, never switch out voluntarily, so an RCU-tasks
+        // grace period (every task passed a voluntary switch, user mode or
+        // idle) ends only after it left our text. (Every other put happens
+        // under the registry spinlock, in a probe, or while the same task
+        // still holds another reference.)
+        // SAFETY: process context (module exit), no locks held.
+        unsafe { ffi::strbox_synchronize_rcu_tasks() };
         task_state::teardown();
         pr_info!(
             "unloaded ({} filtered tasks left)\n",

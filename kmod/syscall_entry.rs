@@ -19,10 +19,10 @@ use kernel::bindings;
 use kernel::ffi::{c_long, c_void};
 use kernel::prelude::*;
 
-use crate::chain::Layer;
 use crate::ffi;
 use crate::filter::Verdict;
 use crate::install;
+use crate::report::{self, Recorded};
 use crate::task_state::{self, RcuReadSide};
 use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION};
 use crate::uapi::tables::NATIVE;
@@ -85,14 +85,14 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
             };
             match verdict {
                 Verdict::Allow => {}
-                Verdict::Log => report("log", task, id, native, &args, chain),
+                Verdict::Log => report::record(Recorded::Log, task, id, native, &args, chain),
                 Verdict::Errno(e) => {
                     // SAFETY: `regs` is the current syscall's frame.
                     unsafe { ffi::strbox_syscall_skip(regs, -(e as c_long)) };
                     return;
                 }
                 Verdict::Kill => {
-                    report("kill", task, id, native, &args, chain);
+                    report::record(Recorded::Kill, task, id, native, &args, chain);
                     // The syscall must not run: skip it, then kill the
                     // whole thread group (SIGKILL cannot be caught, blocked
                     // or ignored; the task dies on its way back to user).
@@ -152,50 +152,4 @@ fn claim_prctl(regs: *mut bindings::pt_regs, args: &[u64; 6]) {
     };
     // SAFETY: `regs` is the current syscall's frame.
     unsafe { ffi::strbox_syscall_skip(regs, result) };
-}
-
-/// Writes the rate-limited log line of a `log` or `kill` verdict: the
-/// task's comm, pid and tid, the syscall and its argument registers.
-fn report(
-    what: &str,
-    task: *mut bindings::task_struct,
-    id: c_long,
-    native: bool,
-    args: &[u64; 6],
-    chain: &Layer,
-) {
-    // SAFETY: the ratelimit state is only used through this function.
-    if !unsafe { ffi::strbox_log_ratelimit() } {
-        return;
-    }
-    let (mut tgid, mut pid, mut comm_bytes) = (0, 0, [0u8; 16]);
-    // SAFETY: `task` is the current task; the out pointers are valid and
-    // `comm_bytes` has the 16 bytes of TASK_COMM_LEN.
-    unsafe { ffi::strbox_task_ident(task, &mut tgid, &mut pid, comm_bytes.as_mut_ptr()) };
-    let len = comm_bytes
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(comm_bytes.len());
-    let comm = core::str::from_utf8(comm_bytes.get(..len).unwrap_or(&[])).unwrap_or("?");
-    let name = if native {
-        NATIVE.syscall_by_nr(id as u32).map_or("?", |s| s.name)
-    } else {
-        "compat"
-    };
-    pr_info!(
-        "{} comm={} pid={} tid={} syscall={}({}) args={:#x},{:#x},{:#x},{:#x},{:#x},{:#x} layers={}\n",
-        what,
-        comm,
-        tgid,
-        pid,
-        name,
-        id,
-        args[0],
-        args[1],
-        args[2],
-        args[3],
-        args[4],
-        args[5],
-        chain.depth()
-    );
 }

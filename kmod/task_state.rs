@@ -23,6 +23,7 @@
 //! struct can be freed, and no entry is ever created for a task that has
 //! passed that point (see [`Writer::set`]'s callers).
 
+use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr;
@@ -65,7 +66,10 @@ pub(crate) struct Entry {
     chain: Arc<Layer>,
     /// Keeps the module loaded while the entry is linked; dropped when it
     /// is unlinked (the deferred free itself is waited for by `teardown`).
-    module: Option<ModuleRef>,
+    /// The only field written after publication, hence the cell.
+    // INVARIANT: accessed only by the registry lock holder that unlinks
+    // the entry (`Writer::retire`), once; readers never touch it.
+    module: UnsafeCell<Option<ModuleRef>>,
 }
 
 /// Preallocated memory and module reference for one [`Entry`], so that
@@ -283,7 +287,7 @@ impl Writer {
                 task,
                 next: AtomicPtr::new(next),
                 chain,
-                module: Some(slot.module),
+                module: UnsafeCell::new(Some(slot.module)),
             },
         );
         let new = KBox::into_raw(entry);
@@ -315,9 +319,10 @@ impl Writer {
     /// pending frees itself (`teardown`), so `rmmod` succeeds as soon as
     /// the last filtered task has exited.
     fn retire(&mut self, p: *mut Entry) {
-        // SAFETY: `p` was just unlinked under the lock; readers that may
-        // still see it never touch `module`, and nobody else owns it.
-        drop(unsafe { (*p).module.take() });
+        // SAFETY: `p` was just unlinked under the lock; by `Entry`'s
+        // invariant only we access `module` (readers holding `&Entry` never
+        // do, and the cell makes writing through a shared entry sound).
+        drop(unsafe { (*(*p).module.get()).take() });
         // `p` was just unlinked under the lock: no new reader can find it,
         // nobody else retires it, its `rwork` is unused. `free_entry` runs
         // only after the grace period `queue_rcu_work` waits for.

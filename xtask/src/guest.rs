@@ -146,6 +146,8 @@ pub fn initramfs(
     };
     file(&mut spec, "/init", &bins.guest, "0755")?;
     file(&mut spec, "/bin/strbox-guest", &bins.guest, "0755")?;
+    // A setuid-root copy: the TSYNC-vs-exec test execs it from uid 1000.
+    file(&mut spec, "/bin/strbox-guest-suid", &bins.guest, "4755")?;
     file(&mut spec, "/bin/strbox", &bins.cli, "0755")?;
     file(&mut spec, "/strbox.ko", ko, "0644")?;
     file(&mut spec, "/etc/strbox-run", &run, "0644")?;

@@ -108,6 +108,26 @@ pub fn build_external(a: Arch, kdir: &Path) -> Result<PathBuf> {
             kdir.display()
         );
     }
+    if cfg.lines().any(|l| l == "CONFIG_PREEMPT_RT=y") {
+        bail!(
+            "{}: CONFIG_PREEMPT_RT is set; strbox does not support RT kernels (its probes \
+             take spinlock_t and allocate in atomic context)",
+            kdir.display()
+        );
+    }
+    // The probes' RCU reasoning rests on 6.12's non-faultable syscall
+    // tracepoints (preemption disabled around every probe); from 6.13 on
+    // they may run preemptible.
+    let release =
+        fs::read_to_string(kdir.join("include/config/kernel.release")).unwrap_or_default();
+    if !release.trim().starts_with("6.12.") && release.trim() != "6.12" {
+        bail!(
+            "{}: kernel {} is not 6.12: strbox's probes rely on 6.12's syscall \
+             tracepoints (run with preemption disabled)",
+            kdir.display(),
+            release.trim()
+        );
+    }
     for need in [
         "CONFIG_FTRACE_SYSCALLS=y",
         "CONFIG_MODULE_UNLOAD=y",

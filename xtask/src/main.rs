@@ -30,9 +30,12 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+/// `--arch`: the names people type for each architecture.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum ArchArg {
+    #[value(name = "x86-64", aliases = ["x86_64", "amd64", "x64"])]
     X86_64,
+    #[value(name = "aarch64", aliases = ["arm64"])]
     Aarch64,
     All,
 }
@@ -62,6 +65,14 @@ enum Cmd {
         /// Seconds before a boot is declared hung.
         #[arg(long, default_value_t = 900)]
         timeout: u64,
+        /// Boot N times per arch; prints per-test pass counts and fails on
+        /// any failure in any boot (a flake hunt).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+        repeat: u32,
+        /// vCPUs of the guest (the suite's guest_is_smp test checks the
+        /// guest sees exactly this many; below 2 it is skipped).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=8))]
+        smp: u32,
     },
     /// Boot the image with the module loaded and run CMD (or a shell) in it.
     QemuRun {
@@ -140,11 +151,14 @@ fn run(cli: Cli) -> Result<()> {
             debug,
             filter,
             timeout,
+            repeat,
+            smp,
         } => {
             let mut total = results::Summary::default();
             let mut ok = true;
+            let mut tallies = Vec::new();
             for a in arch.arches() {
-                let img = prepare(
+                let mut img = prepare(
                     a,
                     debug,
                     guest::Mode::Test {
@@ -152,11 +166,34 @@ fn run(cli: Cli) -> Result<()> {
                     },
                     &[],
                 )?;
-                let out = qemu::boot(&img, timeout, qemu::Output::Tests)?;
-                let r = results::parse(&out.console, a.name());
-                r.print();
-                ok &= r.ok();
-                total.add(&r.summary);
+                img.smp = smp;
+                let mut tally = results::Tally::default();
+                for i in 1..=repeat {
+                    if repeat > 1 {
+                        util::progress("qemu", format!("{}: boot {i} of {repeat}", a.name()));
+                    }
+                    let out = qemu::boot(&img, timeout, qemu::Output::Tests)?;
+                    let r = results::parse(&out.console, a.name());
+                    r.print();
+                    if !r.ok() && repeat > 1 {
+                        // Keep the failing console next to the last one.
+                        let keep = img.log.with_extension(format!("boot{i}.log"));
+                        let _ = std::fs::copy(&img.log, &keep);
+                        println!("{}: failing console kept in {}", a.name(), keep.display());
+                    }
+                    ok &= r.ok();
+                    total.add(&r.summary);
+                    tally.add(&r);
+                }
+                tallies.push((a, tally));
+            }
+            if repeat > 1 {
+                println!("== per-test results over {repeat} boots, {smp} vCPUs ==");
+                for (a, t) in &tallies {
+                    for l in t.lines(a.name()) {
+                        println!("{l}");
+                    }
+                }
             }
             println!("{}", total.line());
             if !ok {
@@ -244,6 +281,8 @@ fn run(cli: Cli) -> Result<()> {
 /// Everything needed to boot one arch: kernel image, initramfs.
 pub struct Image {
     pub arch: Arch,
+    /// vCPUs to boot with.
+    pub smp: u32,
     pub kernel: PathBuf,
     pub initramfs: PathBuf,
     pub log: PathBuf,
@@ -257,6 +296,7 @@ fn prepare(a: Arch, debug: bool, mode: guest::Mode, add: &[PathBuf]) -> Result<I
     let initramfs = guest::initramfs(a, &k, &ko, &bins, &mode, add)?;
     Ok(Image {
         arch: a,
+        smp: 2,
         kernel: k.image.clone(),
         initramfs,
         log: util::target_dir().join("qemu").join(format!(
@@ -312,5 +352,38 @@ ok 5 bench_unloaded_again
         for log in [failed, warned, unfinished, hung] {
             assert!(!results::parse(&log, "x86_64").ok(), "{log}");
         }
+    }
+}
+
+#[cfg(test)]
+mod arch_arg_tests {
+    use super::*;
+
+    #[test]
+    fn arch_accepts_the_names_people_type() {
+        for (name, want) in [
+            ("x86_64", ArchArg::X86_64),
+            ("x86-64", ArchArg::X86_64),
+            ("amd64", ArchArg::X86_64),
+            ("aarch64", ArchArg::Aarch64),
+            ("arm64", ArchArg::Aarch64),
+            ("all", ArchArg::All),
+        ] {
+            let cli = Cli::try_parse_from(["xtask", "qemu-test", "--arch", name])
+                .unwrap_or_else(|e| panic!("--arch {name}: {e}"));
+            match cli.cmd {
+                Cmd::QemuTest { arch, .. } => assert_eq!(arch, want, "--arch {name}"),
+                _ => unreachable!(),
+            }
+        }
+        assert!(Cli::try_parse_from(["xtask", "qemu-test", "--arch", "riscv64"]).is_err());
+    }
+
+    #[test]
+    fn repeat_and_smp_are_bounded() {
+        assert!(Cli::try_parse_from(["xtask", "qemu-test", "--repeat", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "qemu-test", "--smp", "0"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "qemu-test", "--smp", "9"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "qemu-test", "--repeat", "5", "--smp", "4"]).is_ok());
     }
 }

@@ -44,10 +44,10 @@ fn base_args(img: &Image, kvm: bool, extra_cmdline: &str) -> Vec<String> {
         v.extend(img.arch.qemu_machine().iter().map(|s| s.to_string()));
         v.extend(["-accel", "tcg,thread=multi"].map(String::from));
     }
-    // STRBOX_QEMU_SMP: vCPU count (default 2; the suite's guest_is_smp
-    // test fails below 2, on purpose).
-    let smp = std::env::var("STRBOX_QEMU_SMP").unwrap_or_else(|_| "2".into());
-    v.extend(["-smp".to_string(), smp]);
+    v.extend(["-smp".to_string(), img.smp.to_string()]);
+    // The host's clock for the guest's RTC (PL031 / CMOS), read at boot
+    // by RTC_HCTOSYS. No test relies on the value.
+    v.extend(["-rtc".to_string(), "base=utc".to_string()]);
     v.extend(
         [
             "-m",
@@ -67,8 +67,9 @@ fn base_args(img: &Image, kvm: bool, extra_cmdline: &str) -> Vec<String> {
     v.push(img.initramfs.display().to_string());
     v.push("-append".into());
     v.push(format!(
-        "console={} panic=-1 oops=panic loglevel=4 {extra_cmdline}",
-        img.arch.console()
+        "console={} panic=-1 oops=panic loglevel=4 strbox.smp={} {extra_cmdline}",
+        img.arch.console(),
+        img.smp
     ));
     v
 }
@@ -118,7 +119,7 @@ pub fn boot(img: &Image, timeout: u64, out: Output) -> Result<Boot> {
             "{}: booting ({}, {} vCPUs; console log {})",
             img.arch.name(),
             if kvm { "KVM" } else { "TCG: no usable KVM" },
-            std::env::var("STRBOX_QEMU_SMP").unwrap_or_else(|_| "2".into()),
+            img.smp,
             img.log.display()
         ),
     );

@@ -42,6 +42,16 @@ pub struct Report {
     /// Run-level problems (boot failure, timeout, kernel log findings).
     pub problems: Vec<String>,
     pub failures: Vec<String>,
+    /// Every reported test in order: its name and outcome.
+    pub tests: Vec<(String, Outcome)>,
+}
+
+/// What one test reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Skip,
 }
 
 impl Report {
@@ -102,6 +112,7 @@ pub fn parse(console: &str, arch: &str) -> Report {
         summary: Summary::default(),
         problems: Vec::new(),
         failures: Vec::new(),
+        tests: Vec::new(),
     };
     let mut plan = None;
     let mut seen = 0usize;
@@ -121,18 +132,21 @@ pub fn parse(console: &str, arch: &str) -> Report {
             r.problems.push(format!("QEMU exited abnormally: {s}"));
         }
         match result_line(l) {
-            Some(Line::Ok(_)) => {
+            Some(Line::Ok(n)) => {
                 seen += 1;
                 r.summary.passed += 1;
+                r.tests.push((n.to_string(), Outcome::Pass));
             }
-            Some(Line::Skip(..)) => {
+            Some(Line::Skip(n, _)) => {
                 seen += 1;
                 r.summary.skipped += 1;
+                r.tests.push((n.to_string(), Outcome::Skip));
             }
             Some(Line::NotOk(n, w)) => {
                 seen += 1;
                 r.summary.failed += 1;
                 r.failures.push(format!("{n}: {w}"));
+                r.tests.push((n.to_string(), Outcome::Fail));
             }
             None => {
                 // Kernel log: console lines that are not ours, and the
@@ -183,6 +197,60 @@ pub fn parse(console: &str, arch: &str) -> Report {
     r
 }
 
+/// Per-test outcome counts over repeated boots of one arch
+/// (`qemu-test --repeat N`).
+#[derive(Default)]
+pub struct Tally {
+    boots: usize,
+    failed_boots: usize,
+    /// Test name -> (passed, failed, skipped), in first-seen order.
+    tests: Vec<(String, [usize; 3])>,
+}
+
+impl Tally {
+    pub fn add(&mut self, r: &Report) {
+        self.boots += 1;
+        if !r.ok() {
+            self.failed_boots += 1;
+        }
+        for (name, o) in &r.tests {
+            let i = match self.tests.iter().position(|(n, _)| n == name) {
+                Some(i) => i,
+                None => {
+                    self.tests.push((name.clone(), [0; 3]));
+                    self.tests.len() - 1
+                }
+            };
+            self.tests[i].1[*o as usize] += 1;
+        }
+    }
+
+    /// One line per test: `passed/boots` (and failures, skips, missing
+    /// reports), then the boots that failed.
+    pub fn lines(&self, arch: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        for (name, [p, f, s]) in &self.tests {
+            let missing = self.boots - p - f - s;
+            let mut l = format!("{arch}/{name}: {p}/{} passed", self.boots);
+            if *f > 0 {
+                l += &format!(", {f} FAILED");
+            }
+            if *s > 0 {
+                l += &format!(", {s} skipped");
+            }
+            if missing > 0 {
+                l += &format!(", {missing} not reported");
+            }
+            v.push(l);
+        }
+        v.push(format!(
+            "{arch}: {} of {} boots failed",
+            self.failed_boots, self.boots
+        ));
+        v
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,8 +268,8 @@ ok 3 module_unload
 ";
 
     /// Real console logs of x86_64 boots (`cargo xtask qemu-test --filter smp`):
-    /// a passing one, one with 1 vCPU (STRBOX_QEMU_SMP=1, so the guest's
-    /// guest_is_smp test fails), and one cut off by `--timeout 5`.
+    /// a passing one, one with 1 vCPU (captured when guest_is_smp still
+    /// failed below 2 vCPUs), and one cut off by `--timeout 5`.
     const REAL_PASSING: &str = include_str!("../tests/fixtures/x86_64-passing.log");
     const REAL_FAILING: &str = include_str!("../tests/fixtures/x86_64-smp1-failing.log");
     const REAL_TIMEOUT: &str = include_str!("../tests/fixtures/x86_64-timeout.log");
@@ -365,5 +433,23 @@ ok 1 module_load
             Some("FAIL aarch64/c: why")
         );
         assert_eq!(live_line("[ 1.0] ok", "x86_64"), None);
+    }
+
+    #[test]
+    fn tally_counts_per_test_outcomes_over_boots() {
+        let mut t = Tally::default();
+        t.add(&parse(PASSING, "x86_64"));
+        let failing = PASSING.replace("ok 2 module_listed", "not ok 2 module_listed # no");
+        t.add(&parse(&failing, "x86_64"));
+        let lines = t.lines("x86_64");
+        assert!(
+            lines.contains(&"x86_64/module_listed: 1/2 passed, 1 FAILED".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"x86_64/module_load: 2/2 passed".to_string()),
+            "{lines:?}"
+        );
+        assert_eq!(lines.last().unwrap(), "x86_64: 1 of 2 boots failed");
     }
 }

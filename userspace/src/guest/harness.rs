@@ -253,7 +253,7 @@ pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
 
 /// rmmod, allowing a grace period for tasks freed by RCU after they exit.
 pub fn unload_when_idle() -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         match util::unload_module() {
             Ok(()) => break,

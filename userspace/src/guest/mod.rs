@@ -11,6 +11,7 @@ pub mod child;
 pub mod enforce;
 pub mod harness;
 pub mod module;
+pub mod security;
 pub mod util;
 
 /// Outcome of one test: `Err("skip: why")` skips, any other `Err` fails.
@@ -29,6 +30,7 @@ pub fn all() -> Vec<&'static Test> {
     let groups: &[&'static [Test]] = &[
         module::TESTS,
         enforce::TESTS,
+        security::TESTS,
         bad_input::TESTS,
         bench_check::TESTS,
     ];
@@ -38,7 +40,10 @@ pub fn all() -> Vec<&'static Test> {
 /// Bodies that tests run by re-executing `strbox-guest NAME` (not part of
 /// the suite: they only make sense inside the process a test set up).
 pub fn helpers() -> Vec<&'static Test> {
-    enforce::HELPERS.iter().collect()
+    enforce::HELPERS
+        .iter()
+        .chain(security::HELPERS.iter())
+        .collect()
 }
 
 /// Fails with a formatted message unless `cond` holds.

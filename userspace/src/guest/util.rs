@@ -2,6 +2,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::RawFd;
 
 /// Where the initramfs puts the module.
 pub const MODULE_PATH: &str = "/strbox.ko";
@@ -125,5 +126,49 @@ pub fn describe_status(status: i32) -> String {
         format!("signal {}", libc::WTERMSIG(status))
     } else {
         format!("status {status:#x}")
+    }
+}
+
+/// A pipe: `(read end, write end)`.
+pub fn pipe() -> Result<(RawFd, RawFd), String> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid out array.
+    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+    }
+    Ok((fds[0], fds[1]))
+}
+
+/// Writes all of `b` to `fd` in one call.
+pub fn write_all(fd: RawFd, b: &[u8]) -> Result<(), String> {
+    // SAFETY: b is valid for its length.
+    let n = unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) };
+    crate::ensure!(n == b.len() as isize, "write({fd}): {n}");
+    Ok(())
+}
+
+/// `dup2(from, to)`, result ignored.
+pub fn dup2(from: RawFd, to: RawFd) {
+    // SAFETY: plain fd operation.
+    unsafe { libc::dup2(from, to) };
+}
+
+/// A new fd on /dev/null (read/write).
+pub fn devnull() -> RawFd {
+    // SAFETY: constant path.
+    unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) }
+}
+
+/// Non-blocking read of what is in a pipe.
+pub fn drain(fd: RawFd) -> Vec<u8> {
+    // SAFETY: fd operations on our own pipe; buf is valid.
+    unsafe {
+        let fl = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK);
+        let mut buf = vec![0u8; 65536];
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::fcntl(fd, libc::F_SETFL, fl);
+        buf.truncate(n.max(0) as usize);
+        buf
     }
 }
