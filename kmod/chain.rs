@@ -10,6 +10,7 @@
 //! tasks' table entries, see `task_state`.)
 
 use core::iter;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::alloc::KVBox;
 use kernel::sync::Arc;
@@ -17,6 +18,15 @@ use kernel::sync::Arc;
 use crate::filter::{evaluate_chain, Program, Verdict};
 use crate::report::LayerLimits;
 use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
+
+/// Layers alive (created and not yet dropped): a debug counter, printed
+/// when the module unloads, where it must be 0.
+static LIVE_LAYERS: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of layers alive.
+pub(crate) fn live_layers() -> usize {
+    LIVE_LAYERS.load(Ordering::Relaxed)
+}
 
 /// One installed policy layer.
 pub(crate) struct Layer {
@@ -66,6 +76,7 @@ impl Layer {
         parent: Option<Arc<Layer>>,
         limits: (usize, usize),
     ) -> Layer {
+        LIVE_LAYERS.fetch_add(1, Ordering::Relaxed);
         Layer {
             program,
             parent,
@@ -115,5 +126,11 @@ impl Layer {
         self.iter().fold(Verdict::Allow, |acc, l| {
             l.program.default_verdict().combine(acc)
         })
+    }
+}
+
+impl Drop for Layer {
+    fn drop(&mut self) {
+        LIVE_LAYERS.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -127,8 +127,9 @@ impl Drop for Strbox {
         unsafe { ffi::strbox_synchronize_rcu_tasks() };
         task_state::teardown();
         pr_info!(
-            "unloaded ({} filtered tasks left)\n",
-            task_state::filtered_tasks()
+            "unloaded ({} filtered tasks left, {} layers live)\n",
+            task_state::filtered_tasks(),
+            chain::live_layers()
         );
     }
 }

@@ -7,6 +7,7 @@
 //! boot QEMU and collect the results (`qemu`, `results`).
 
 mod arch;
+mod fuzz;
 mod gen_tables;
 mod guest;
 mod kernel;
@@ -125,6 +126,15 @@ enum Cmd {
         arch: ArchArg,
         #[arg(long)]
         debug: bool,
+    },
+    /// A bounded, reproducible libFuzzer run of the filter engine (the
+    /// `fuzz/` target; installs nightly and cargo-fuzz when missing).
+    FuzzSmoke {
+        /// Generated inputs after the corpus.
+        #[arg(long, default_value_t = 200_000)]
+        runs: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Regenerate uapi's syscall/constant tables from the kernel sources.
     GenTables {
@@ -265,6 +275,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::FuzzSmoke { runs, seed } => fuzz::smoke(runs, seed),
         Cmd::GenTables { ksrc, check } => {
             let ksrc = match ksrc {
                 Some(p) => p,

@@ -10,6 +10,7 @@ pub mod bench_check;
 pub mod child;
 pub mod enforce;
 pub mod harness;
+pub mod lifecycle;
 pub mod module;
 pub mod security;
 pub mod util;
@@ -33,6 +34,8 @@ pub fn all() -> Vec<&'static Test> {
         security::TESTS,
         bad_input::TESTS,
         bench_check::TESTS,
+        lifecycle::TESTS,
+        enforce::FINAL,
     ];
     groups.iter().flat_map(|g| g.iter()).collect()
 }

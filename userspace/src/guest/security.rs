@@ -5,6 +5,8 @@
 //!   the module judges them at the `emulate_vsyscall` tracepoint.
 //! * `tsync_vs_setuid_exec` — TSYNC must never put a layer or NNP on a
 //!   thread that is exec'ing a setuid binary.
+//! * `layer_memory_accounted` — layer memory is charged to the installing
+//!   task's memory cgroup (and measured).
 
 use super::child::{allow_all_except, install, nnp, sc, set, spawn};
 use super::util::{drain, dup2, pipe};
@@ -20,6 +22,10 @@ pub static TESTS: &[Test] = &[
     Test {
         name: "tsync_vs_setuid_exec",
         run: tsync_vs_setuid_exec,
+    },
+    Test {
+        name: "layer_memory_accounted",
+        run: layer_memory_accounted,
     },
 ];
 
@@ -196,5 +202,133 @@ fn tsync_vs_setuid_exec() -> TestResult {
         }
     }
     println!("# tsync_vs_setuid_exec: exec won {as_root} times, TSYNC won {as_user} times");
+    Ok(())
+}
+
+/// The cgroup2 mount the accounting test uses.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+fn cgroup_setup(name: &str) -> Result<String, String> {
+    let root = std::path::Path::new(CGROUP_ROOT);
+    if !root.join("cgroup.controllers").exists() {
+        let _ = std::fs::create_dir_all(root);
+        // SAFETY: mounting cgroup2 with constant C strings.
+        let r = unsafe {
+            libc::mount(
+                c"cgroup2".as_ptr(),
+                c"/sys/fs/cgroup".as_ptr(),
+                c"cgroup2".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(format!(
+                "skip: no cgroup2 ({})",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    let ctrl = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+    if !ctrl.split_whitespace().any(|c| c == "memory") {
+        return Err("skip: no memory controller (CONFIG_MEMCG)".into());
+    }
+    std::fs::write(root.join("cgroup.subtree_control"), "+memory")
+        .map_err(|e| format!("enabling the memory controller: {e}"))?;
+    let dir = root.join(name);
+    let _ = std::fs::create_dir(&dir);
+    Ok(dir.display().to_string())
+}
+
+/// `memory.current` of a cgroup, in bytes.
+fn memory_current(dir: &str) -> Result<u64, String> {
+    let t = std::fs::read_to_string(format!("{dir}/memory.current"))
+        .map_err(|e| format!("{dir}/memory.current: {e}"))?;
+    t.trim()
+        .parse()
+        .map_err(|e| format!("memory.current {t:?}: {e}"))
+}
+
+/// Layers are charged to the memory cgroup of the task that installs them:
+/// 32 threads of a process in a fresh cgroup each install 16 layers of
+/// their own (512 layers); `memory.current` must grow by at least the
+/// compiled program's size per layer (the memcg's per-CPU charge batches
+/// are 256 KiB, far below 512 layers' worth), and by at most twice that.
+/// Prints the measured kernel memory per layer.
+fn layer_memory_accounted() -> TestResult {
+    const THREADS: usize = 32;
+    const PER_THREAD: usize = crate::abi::MAX_LAYERS;
+    let dir = cgroup_setup("strbox-memcg")?;
+    let program = strbox_filter::Program::SIZE as u64;
+    let policy = "default errno EPERM\nexit_group: 1\nexit: 1\ngetpid: 1\n";
+    let (r, w) = pipe()?;
+    let out = spawn(move || {
+        let procs = format!("{dir}/cgroup.procs");
+        check!(std::fs::write(&procs, "0").is_ok(), "cannot join {procs}");
+        nnp()?;
+        // Everything allocated up front: threads parked on a barrier.
+        let start = std::sync::Arc::new(std::sync::Barrier::new(THREADS + 1));
+        let done = std::sync::Arc::new(std::sync::Barrier::new(THREADS + 1));
+        let park = std::sync::Arc::new(std::sync::Barrier::new(THREADS + 1));
+        let mut hs = Vec::new();
+        for _ in 0..THREADS {
+            let (start, done, park) = (start.clone(), done.clone(), park.clone());
+            hs.push(std::thread::spawn(move || {
+                start.wait();
+                let mut ok = 0usize;
+                for _ in 0..PER_THREAD {
+                    if set(policy.as_bytes(), 0).0.is_ok() {
+                        ok += 1;
+                    }
+                }
+                done.wait();
+                // Keep the layers alive until the parent measured.
+                park.wait();
+                ok
+            }));
+        }
+        let before = memory_current(&dir);
+        start.wait();
+        done.wait();
+        let after = memory_current(&dir);
+        park.wait();
+        let installed: usize = hs.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        let (Ok(before), Ok(after)) = (before, after) else {
+            check!(false, "memory.current unreadable");
+            return Ok(());
+        };
+        let line = format!("{before} {after} {installed}\n");
+        // SAFETY: writing our own buffer to the pipe's write end.
+        unsafe { libc::write(w, line.as_ptr().cast(), line.len()) };
+        Ok(())
+    })?;
+    // SAFETY: closing our copy of the write end.
+    unsafe { libc::close(w) };
+    out.ok("accounting child")?;
+    let text = String::from_utf8_lossy(&drain(r)).into_owned();
+    // SAFETY: closing the read end.
+    unsafe { libc::close(r) };
+    let v: Vec<u64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let [before, after, installed] = v[..] else {
+        return Err(format!("child reported {text:?}"));
+    };
+    ensure!(
+        installed == (THREADS * PER_THREAD) as u64,
+        "{installed} of {} installs succeeded",
+        THREADS * PER_THREAD
+    );
+    let per_layer = after.saturating_sub(before) / installed;
+    println!(
+        "# layer_memory_accounted: memory.current {before} -> {after} for {installed} layers: \
+         {per_layer} bytes per layer (compiled program {program} bytes)"
+    );
+    ensure!(
+        per_layer >= program && per_layer <= 2 * program,
+        "memory.current grew by {per_layer} bytes per layer, want {program}..{}",
+        2 * program
+    );
     Ok(())
 }
