@@ -20,7 +20,6 @@ use kernel::bindings;
 use kernel::ffi::c_void;
 use kernel::prelude::*;
 
-use crate::ffi;
 use crate::task_state::{self, RcuReadSide};
 
 /// The probe of `sched_process_fork` (`TP_PROTO(struct task_struct *parent,

@@ -9,6 +9,7 @@
 #include <linux/compat.h>
 #include <linux/cred.h>
 #include <linux/module.h>
+#include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/task_work.h>
