@@ -39,6 +39,9 @@ fn kbuild(a: Arch, kdir: &Path, src: &Path, out: &Path) -> Result<PathBuf> {
             format!("M={}", m.display()),
             format!("ARCH={}", a.karch()),
             "LLVM=1".into(),
+            // The kernel's clippy run (clippy-driver of the pinned
+            // toolchain), with kmod/Kbuild's extra lints.
+            "CLIPPY=1".into(),
             "modules".into(),
         ],
     )

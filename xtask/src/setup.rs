@@ -180,12 +180,13 @@ fn ensure_rust(arches: &[Arch]) -> Result<()> {
         &["component", "list", "--installed", "--toolchain", tc],
     )
     .unwrap_or_default();
-    if !comps.lines().any(|l| l.starts_with("rust-src")) {
-        progress("setup", format!("rustup component add rust-src ({tc})"));
-        output(
-            "rustup",
-            &["component", "add", "--toolchain", tc, "rust-src"],
-        )?;
+    // rust-src for the kernel's core build, clippy for the module's lint
+    // run (Kbuild CLIPPY=1).
+    for comp in ["rust-src", "clippy"] {
+        if !comps.lines().any(|l| l.starts_with(comp)) {
+            progress("setup", format!("rustup component add {comp} ({tc})"));
+            output("rustup", &["component", "add", "--toolchain", tc, comp])?;
+        }
     }
     for a in arches {
         let t = a.musl_target();
