@@ -7,7 +7,8 @@
 //! Map of the module:
 //!
 //! * [`syscall_entry`]: the `sys_enter` probe — judges every syscall of a
-//!   filtered task, denies in `pt_regs`, claims the strbox prctl options.
+//!   filtered task and denies in `pt_regs`.
+//! * [`prctl`]: claims the strbox prctl options at syscall entry.
 //! * [`install`]: `PR_SECCOMP_SET`/`PR_SECCOMP_GET` as task work (copy,
 //!   compile, atomic install, TSYNC, read-back).
 //! * [`report`]: the kernel-log records of `log`/`kill` verdicts (per-layer
@@ -38,6 +39,7 @@ mod chain;
 mod ffi;
 mod fork_exit;
 mod install;
+mod prctl;
 mod report;
 mod syscall_entry;
 mod task_state;

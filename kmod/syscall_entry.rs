@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The `sys_enter` probe: where syscalls of filtered tasks are judged and
-//! denied, and where the strbox `prctl` options are claimed.
+//! denied (and where a `prctl` is handed to [`prctl::claim`]).
 //!
 //! The probe runs for every syscall of every task (registering it sets the
 //! syscall-tracepoint work flag on all tasks), with preemption disabled: it
@@ -21,10 +21,9 @@ use kernel::prelude::*;
 
 use crate::ffi;
 use crate::filter::Verdict;
-use crate::install;
+use crate::prctl;
 use crate::report::{self, Recorded};
 use crate::task_state::{self, RcuReadSide};
-use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION};
 use crate::uapi::tables::NATIVE;
 
 /// The native syscall number of `prctl`, looked up in the arch table at
@@ -106,7 +105,7 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
                 }
             }
             if is_prctl && native {
-                claim_prctl(regs, &args);
+                prctl::claim(regs, &args);
             }
             return;
         }
@@ -115,41 +114,7 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
     if is_prctl {
         let (native, args) = read();
         if native {
-            claim_prctl(regs, &args);
+            prctl::claim(regs, &args);
         }
     }
-}
-
-/// Handles the strbox `prctl` options; other options reach the real prctl.
-fn claim_prctl(regs: *mut bindings::pt_regs, args: &[u64; 6]) {
-    // prctl's option is an `int`: the upper register half is ignored, as
-    // the kernel's prctl does.
-    let option = args[0] as u32;
-    let result: c_long = match option {
-        PR_STRBOX_ABI_VERSION => {
-            if args[1..5].iter().any(|&a| a != 0) {
-                -(bindings::EINVAL as c_long)
-            } else {
-                STRBOX_ABI_VERSION as c_long
-            }
-        }
-        PR_SECCOMP_SET | PR_SECCOMP_GET => {
-            if args[3] != 0 || args[4] != 0 {
-                -(bindings::EINVAL as c_long)
-            } else {
-                match install::queue(option, args[1], args[2], regs) {
-                    // The task work writes the real result before the task
-                    // returns to user mode; until then the syscall looks
-                    // interrupted (what a tracer at syscall exit sees).
-                    Ok(true) => -(bindings::EINTR as c_long),
-                    // The module is going away: behave as if not loaded.
-                    Ok(false) => return,
-                    Err(e) => e.to_errno() as c_long,
-                }
-            }
-        }
-        _ => return,
-    };
-    // SAFETY: `regs` is the current syscall's frame.
-    unsafe { ffi::strbox_syscall_skip(regs, result) };
 }
