@@ -94,7 +94,8 @@ extern "C" {
     pub(crate) fn strbox_unlock_exec_guard();
     /// `synchronize_rcu_tasks()`.
     pub(crate) fn strbox_synchronize_rcu_tasks();
-    /// `current_pt_regs()`.
+    /// `current_pt_regs()` (used by the vsyscall probe only).
+    #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
     pub(crate) fn strbox_current_regs() -> *mut bindings::pt_regs;
 }
 

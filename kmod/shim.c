@@ -139,11 +139,13 @@ void strbox_synchronize_rcu_tasks(void)
 	synchronize_rcu_tasks();
 }
 
+#ifdef CONFIG_X86_VSYSCALL_EMULATION
 /* current_pt_regs() is a macro: the user register frame of current. */
 struct pt_regs *strbox_current_regs(void)
 {
 	return current_pt_regs();
 }
+#endif
 
 /* Under the siglock: the next thread of t's group (wraps to the leader). */
 struct task_struct *strbox_next_thread(struct task_struct *t)
