@@ -63,8 +63,9 @@ enum Cmd {
         /// Only run guest tests whose name contains this string.
         #[arg(long)]
         filter: Option<String>,
-        /// Seconds before a boot is declared hung.
-        #[arg(long, default_value_t = 900)]
+        /// Seconds before a boot is declared hung (a hang detector: the
+        /// debug kernel under TCG on a loaded host is slow).
+        #[arg(long, default_value_t = 1800)]
         timeout: u64,
         /// Boot N times per arch; prints per-test pass counts and fails on
         /// any failure in any boot (a flake hunt).
