@@ -105,6 +105,11 @@ enum Cmd {
         /// Rounds per phase, at least 5 (guest default: 5).
         #[arg(long)]
         reps: Option<usize>,
+        /// Run under QEMU -icount (1 vCPU, single-threaded TCG): guest
+        /// time counts executed instructions, so "ns per syscall" reads as
+        /// instructions per syscall, repeatable on a noisy host.
+        #[arg(long)]
+        icount: bool,
         #[arg(long, default_value_t = 1800)]
         timeout: u64,
     },
@@ -241,11 +246,21 @@ fn run(cli: Cli) -> Result<()> {
             arch,
             iters,
             reps,
+            icount,
             timeout,
         } => {
             let mut ok = true;
             for a in arch.arches() {
-                let img = prepare(a, false, guest::Mode::Bench { iters, reps }, &[])?;
+                let mut img = prepare(a, false, guest::Mode::Bench { iters, reps }, &[])?;
+                if icount {
+                    img.icount = true;
+                    img.smp = 1;
+                    println!(
+                        "{}: -icount shift=0: every figure below in ns is a count of guest \
+                         instructions (cache/TLB misses and entry mitigations cost nothing here)",
+                        a.name()
+                    );
+                }
                 let out = qemu::boot(&img, timeout, qemu::Output::Bench)?;
                 // The guest reports its steps as KTAP: the same parser
                 // judges them, the @@done marker and the kernel log.
@@ -295,6 +310,8 @@ pub struct Image {
     pub arch: Arch,
     /// vCPUs to boot with.
     pub smp: u32,
+    /// Deterministic instruction-counted guest time (QEMU -icount).
+    pub icount: bool,
     pub kernel: PathBuf,
     pub initramfs: PathBuf,
     pub log: PathBuf,
@@ -309,6 +326,7 @@ fn prepare(a: Arch, debug: bool, mode: guest::Mode, add: &[PathBuf]) -> Result<I
     Ok(Image {
         arch: a,
         smp: 2,
+        icount: false,
         kernel: k.image.clone(),
         initramfs,
         log: util::target_dir().join("qemu").join(format!(

@@ -42,7 +42,22 @@ fn base_args(img: &Image, kvm: bool, extra_cmdline: &str) -> Vec<String> {
         }
     } else {
         v.extend(img.arch.qemu_machine().iter().map(|s| s.to_string()));
-        v.extend(["-accel", "tcg,thread=multi"].map(String::from));
+        if img.icount {
+            // Deterministic guest time: one guest nanosecond per executed
+            // instruction (shift=0), single-threaded TCG (icount needs it),
+            // no sleeping or host-clock alignment.
+            v.extend(
+                [
+                    "-accel",
+                    "tcg,thread=single",
+                    "-icount",
+                    "shift=0,sleep=off,align=off",
+                ]
+                .map(String::from),
+            );
+        } else {
+            v.extend(["-accel", "tcg,thread=multi"].map(String::from));
+        }
     }
     v.extend(["-smp".to_string(), img.smp.to_string()]);
     // The host's clock for the guest's RTC (PL031 / CMOS), read at boot
