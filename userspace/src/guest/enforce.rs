@@ -14,7 +14,7 @@ use super::child::{
 };
 use super::util::{
     devnull, drain, dup2, kmsg_read_all, load_module, module_listed, pipe, unload_module, wait_pid,
-    write_all,
+    write_all, SharedPage,
 };
 use super::{Test, TestResult};
 use crate::abi::{
@@ -178,19 +178,8 @@ fn seed_example_denies() -> TestResult {
     ensure!(drain(r2).is_empty(), "a denied write reached fd 2");
 
     // gettimeofday with a timezone: tv is not written.
-    // SAFETY: shared anonymous page, checked.
-    let shared = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    ensure!(shared != libc::MAP_FAILED, "mmap");
-    let tv = shared.cast::<u64>();
+    let shared = SharedPage::new()?;
+    let tv = shared.as_ptr::<u64>();
     // SAFETY: the page holds at least 4 u64.
     unsafe { tv.write_volatile(0x5eed) };
     spawn(|| {

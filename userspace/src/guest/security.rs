@@ -9,7 +9,7 @@
 //!   task's memory cgroup (and measured).
 
 use super::child::{allow_all_except, install, nnp, sc, set, spawn};
-use super::util::{drain, dup2, pipe};
+use super::util::{drain, dup2, pipe, SharedPage};
 use super::{Test, TestResult};
 use crate::abi::STRBOX_SET_TSYNC;
 use crate::{check, ensure};
@@ -67,19 +67,8 @@ fn vsyscall_judged() -> TestResult {
         let mut policy = allow_all_except(&["gettimeofday"], default);
         policy.push_str("gettimeofday: tz == NULL\n");
         // tz in shared memory: the parent sees whether the call wrote it.
-        // SAFETY: anonymous shared mapping, checked below.
-        let page = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        ensure!(page != libc::MAP_FAILED, "mmap failed");
-        let tz = page.cast::<[u32; 2]>();
+        let page = SharedPage::new()?;
+        let tz = page.as_ptr::<[u32; 2]>();
         // SAFETY: the page is mapped, writable and large enough.
         unsafe { tz.write([SENTINEL; 2]) };
         let out = spawn(|| {
@@ -91,8 +80,6 @@ fn vsyscall_judged() -> TestResult {
         })?;
         // SAFETY: the child is gone; the page is still ours.
         let after = unsafe { tz.read() };
-        // SAFETY: unmapping our own mapping.
-        unsafe { libc::munmap(page, 4096) };
         out.killed_by(
             libc::SIGKILL,
             &format!("denied vsyscall (default {default})"),

@@ -172,3 +172,42 @@ pub fn drain(fd: RawFd) -> Vec<u8> {
         buf
     }
 }
+
+/// One page of anonymous shared memory: what a forked child writes there,
+/// the parent sees after the child is gone. Unmapped on drop.
+pub struct SharedPage(*mut libc::c_void);
+
+impl SharedPage {
+    pub const SIZE: usize = 4096;
+
+    pub fn new() -> Result<SharedPage, String> {
+        // SAFETY: a fresh anonymous mapping; the result is checked.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                Self::SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", io::Error::last_os_error()));
+        }
+        Ok(SharedPage(p))
+    }
+
+    /// The start of the page as a `*mut T` (`T` must fit in a page).
+    pub fn as_ptr<T>(&self) -> *mut T {
+        const { assert!(std::mem::size_of::<T>() <= Self::SIZE) };
+        self.0.cast()
+    }
+}
+
+impl Drop for SharedPage {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping of SIZE bytes, unmapped once.
+        unsafe { libc::munmap(self.0, Self::SIZE) };
+    }
+}
