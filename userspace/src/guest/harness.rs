@@ -127,7 +127,7 @@ fn ktap(n: usize, name: &str, res: &Result<(), String>) {
 /// Per-test time limit: a hang detector, not a speed check. Generous,
 /// because guest time under TCG on a loaded host (and on the KASAN debug
 /// kernel) runs several times slower than on an idle one.
-pub const TEST_TIMEOUT: Duration = Duration::from_secs(300);
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Runs one test in a forked child in its own process group; kills the
 /// whole group afterwards so no stray filtered task outlives the test.
