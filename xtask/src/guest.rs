@@ -149,6 +149,7 @@ pub fn initramfs(
     // A setuid-root copy: the TSYNC-vs-exec test execs it from uid 1000.
     file(&mut spec, "/bin/strbox-guest-suid", &bins.guest, "4755")?;
     file(&mut spec, "/bin/strbox", &bins.cli, "0755")?;
+    spec.push_str(&crate::selftest::initramfs_entry(a)?);
     file(&mut spec, "/strbox.ko", ko, "0644")?;
     file(&mut spec, "/etc/strbox-run", &run, "0644")?;
     for p in add {

@@ -14,6 +14,7 @@ mod kernel;
 mod kmod;
 mod qemu;
 mod results;
+mod selftest;
 mod setup;
 mod util;
 

@@ -12,6 +12,7 @@ pub mod enforce;
 pub mod harness;
 pub mod lifecycle;
 pub mod module;
+pub mod seccomp_selftest;
 pub mod security;
 pub mod util;
 
@@ -35,6 +36,7 @@ pub fn all() -> Vec<&'static Test> {
         bad_input::TESTS,
         bench_check::TESTS,
         lifecycle::TESTS,
+        seccomp_selftest::TESTS,
         enforce::FINAL,
     ];
     groups.iter().flat_map(|g| g.iter()).collect()
