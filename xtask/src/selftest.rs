@@ -102,28 +102,30 @@ pub fn seccomp_bpf(a: Arch) -> Result<PathBuf> {
         .join(&src.version)
         .join(a.name());
     let bin = dir.join("seccomp_bpf");
-    let (cc, libcap) = if a.is_host() {
+    let (cc, libc, libcap) = if a.is_host() {
         setup::ensure_packages(&["gcc", "libc6-dev", "libcap-dev"])?;
         let version = output("dpkg-query", &["-W", "-f=${Version}", "libcap-dev"])?;
-        (
-            "gcc".to_string(),
-            Libcap {
-                include: None,
-                lib: None,
-                version,
-            },
-        )
+        let libcap = Libcap {
+            include: None,
+            lib: None,
+            version,
+        };
+        ("gcc".to_string(), "libc6-dev".to_string(), libcap)
     } else {
-        setup::ensure_packages(&[cross_gcc_package(a)])?;
-        (format!("{}-gcc", triplet(a)), foreign_libcap(a)?)
+        // The cross glibc (static libc.a, headers) is only a Recommends of
+        // the cross gcc, and ensure_packages installs without recommends.
+        let libc = format!("libc6-dev-{}-cross", deb_arch(a));
+        setup::ensure_packages(&[cross_gcc_package(a), &libc])?;
+        (format!("{}-gcc", triplet(a)), libc, foreign_libcap(a)?)
     };
     let cc_version = output(&cc, &["--version"])?
         .lines()
         .next()
         .unwrap_or_default()
         .to_string();
+    let libc_version = output("dpkg-query", &["-W", "-f=${Version}", &libc])?;
     let stamp = format!(
-        "{RECIPE}\nkernel source {}\n{cc_version}\nlibcap-dev {}\n",
+        "{RECIPE}\nkernel source {}\n{cc_version}\n{libc} {libc_version}\nlibcap-dev {}\n",
         src.version, libcap.version
     );
     if bin.exists() && fs::read_to_string(dir.join(STAMP)).ok().as_deref() == Some(&stamp) {
