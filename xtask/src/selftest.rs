@@ -321,6 +321,10 @@ fn foreign_libcap(a: Arch) -> Result<Libcap> {
         bail!("libcap-dev:{da} has no {}", lib.join("libcap.a").display());
     }
     fs::write(&stamp, &version)?;
+    // The private package lists (~45 MB) served this download only.
+    for d in [&state, &cache, &debs] {
+        let _ = fs::remove_dir_all(d);
+    }
     Ok(done(version))
 }
 
