@@ -267,6 +267,8 @@ struct RunOut {
     parsed: Parsed,
     ended: String,
     secs: f64,
+    /// The selftest's stderr (its TH_LOG failure details).
+    stderr: String,
 }
 
 /// Runs `/bin/seccomp_bpf ARGS` the given way (the module must already be
@@ -318,6 +320,7 @@ fn run_selftest(way: Way, args: &[&str], layer: &str) -> Result<RunOut, String> 
         parsed: parse(&String::from_utf8_lossy(&out.stdout)),
         ended,
         secs,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
 }
 
@@ -515,11 +518,13 @@ fn selftest_identical() -> TestResult {
             show_row(r)
         );
         let mut seen: [BTreeSet<String>; 3] = Default::default();
+        let mut logs: [String; 3] = Default::default();
         for (i, way) in Way::ALL.into_iter().enumerate() {
             in_state(way, || {
                 for _ in 0..RERUNS {
                     let o = run_selftest(way, &["-r", n], &layer)?;
                     seen[i].insert(show(o.parsed.cases.get(n).copied()));
+                    logs[i] = o.stderr;
                 }
                 Ok(())
             })?;
@@ -547,6 +552,13 @@ fn selftest_identical() -> TestResult {
                 show_row(r),
                 desc.join(" ")
             );
+            // The selftest's own account of the case, each way (last
+            // re-run), for the report.
+            for (way, log) in Way::ALL.iter().zip(&logs) {
+                for l in log.lines().take(20) {
+                    println!("#   {} stderr: {l}", way.letter());
+                }
+            }
             unexplained.push(format!(
                 "{n} (full runs {}; re-runs {})",
                 show_row(r),
