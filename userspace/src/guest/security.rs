@@ -8,8 +8,10 @@
 //! * `layer_memory_accounted` — layer memory is charged to the installing
 //!   task's memory cgroup (and measured).
 
-use super::child::{allow_all_except, install, nnp, sc, set, spawn};
-use super::util::{drain, dup2, pipe, SharedPage};
+use super::child::{allow_all_except, nnp, sc, set, spawn};
+use super::util::{drain, dup2, pipe};
+#[cfg(target_arch = "x86_64")]
+use super::{child::install, util::SharedPage};
 use super::{Test, TestResult};
 use crate::abi::STRBOX_SET_TSYNC;
 use crate::{check, ensure};
