@@ -14,6 +14,9 @@ use crate::util::{self, output, progress};
 
 /// cargo-fuzz version installed when missing.
 const CARGO_FUZZ_VERSION: &str = "0.12.0";
+/// The stable toolchain cargo-fuzz itself is built with (its locked
+/// dependencies turn on nightly-only attributes when built by nightly).
+const BUILD_TOOLCHAIN: &str = crate::util::RUST_TOOLCHAIN;
 
 fn ensure_tools() -> Result<()> {
     let nightly_ok = output("rustup", &["run", "nightly", "rustc", "--version"]).is_ok();
@@ -46,7 +49,7 @@ fn ensure_tools() -> Result<()> {
             "fuzz",
             duct::cmd!(
                 "cargo",
-                "+nightly",
+                format!("+{BUILD_TOOLCHAIN}"),
                 "install",
                 "--locked",
                 "cargo-fuzz",
