@@ -1,5 +1,5 @@
 //! The parse tree: what the [parser](super::parser) produces and the
-//! [compiler](super::compile) consumes. Plain data, no behaviour beyond
+//! [compiler](mod@super::compile) consumes. Plain data, no behaviour beyond
 //! constructors.
 //!
 //! A policy is a list of [`Rule`]s (one per `EVENT: EXPR` line, in source
@@ -44,8 +44,8 @@ pub(crate) struct Node {
     /// The subtree is negated.
     pub(crate) neg: bool,
     /// Number of comparisons below (and including) this node: the compiled
-    /// predicates it will take.
-    pub(crate) leaves: u16,
+    /// predicates it will take (literals take none).
+    pub(crate) preds: u16,
     /// Number of readback code units it will take (one per comparison and
     /// per `&&`/`||` node).
     pub(crate) units: u16,
@@ -66,7 +66,7 @@ impl Node {
     pub(crate) const ZERO: Node = Node {
         kind: 0,
         neg: false,
-        leaves: 0,
+        preds: 0,
         units: 0,
         first: NIL,
         last: NIL,
@@ -78,7 +78,7 @@ impl Node {
     pub(crate) fn leaf(leaf: u16) -> Node {
         Node {
             kind: node_kind::LEAF,
-            leaves: 1,
+            preds: 1,
             units: 1,
             data: leaf,
             ..Node::ZERO

@@ -175,9 +175,9 @@ pub fn compile(
     emit(s, out).map_err(located)
 }
 
-/// Checks, in source order, that the compiled layer will fit, so that
-/// the error names the first rule that does not fit. Also fills the
-/// constant-allow bitmap.
+/// Fills the constant-allow bitmap (the only place that does), then checks,
+/// in source order, that the compiled layer will fit, so that the error
+/// names the first rule that does not fit.
 fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
     for r in s.tree.rules() {
         let n = s.tree.node(r.root);
@@ -200,7 +200,7 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
                 units = units.wrapping_add(1);
             }
         }
-        preds = preds.wrapping_add(usize::from(n.leaves));
+        preds = preds.wrapping_add(usize::from(n.preds));
         units = units.wrapping_add(usize::from(n.units));
         if preds > MAX_PROGRAM_PREDICATES || units > MAX_CODE {
             return Err((ErrorCode::ProgramTooLarge, r.offset as usize));
@@ -272,16 +272,15 @@ fn rule_at(s: &Scratch, i: usize) -> Rule {
 fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageResult<()> {
     let first = rule_at(s, from);
     let nr = usize::from(first.nr);
+    if out.always_allows(u32::from(first.nr)) {
+        // One of its rules reduced to `1`: check_size has put the syscall in
+        // the bitmap, and it needs no predicates.
+        return Ok(());
+    }
+    // The other constant rules are `0`: dropped.
     let mut live = 0usize;
     for i in from..to {
-        let n = s.tree.node(rule_at(s, i).root);
-        if n.kind == node_kind::CONST {
-            if n.data != 0 {
-                // Constant true: the syscall is always allowed.
-                out.set_always_allows(nr);
-                return Ok(());
-            }
-        } else {
+        if s.tree.node(rule_at(s, i).root).kind != node_kind::CONST {
             live = live.wrapping_add(1);
         }
     }
@@ -303,7 +302,7 @@ fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageRes
         let on_false = if remaining == 0 {
             REJECT
         } else {
-            out.next_pred().wrapping_add(root.leaves)
+            out.next_pred().wrapping_add(root.preds)
         };
         lay_out(s, out, rule.root, ACCEPT, on_false, rule.offset)?;
     }
@@ -391,7 +390,7 @@ fn lay_out(
                         None => return Err(err),
                     };
                     let cn = s.tree.node(c);
-                    let next_start = start.wrapping_add(cn.leaves);
+                    let next_start = start.wrapping_add(cn.preds);
                     let (ct, cf) = if cn.next == NIL {
                         (t, f)
                     } else if is_and {

@@ -156,7 +156,7 @@ impl fmt::Display for ErrorCode {
 }
 
 /// What every stage (lexer, parser, compiler) returns: a value, or an error
-/// code and the byte offset it points at. [`compile`](super::compile)
+/// code and the byte offset it points at. [`compile`](fn@super::compile)
 /// turns the pair into an [`Error`] with line and column.
 pub(crate) type StageResult<T> = Result<T, (ErrorCode, usize)>;
 

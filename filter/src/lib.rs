@@ -8,20 +8,36 @@
 //! Code here never names `crate::`; it reaches the uapi tables through
 //! [`uapi`].
 //!
-//! Data flows one way; each module imports only from the ones before it
-//! (and from the shared leaves `limits`, `error`, `types`):
+//! Data flows one way:
 //!
 //! ```text
-//! policy bytes
-//!   -> lexer      tokens
-//!   -> parser     parse tree (ast), names resolved on the way (resolve)
-//!   -> compile    Program: bitmap, dispatch, predicates with jump targets,
-//!                 readback code (program::layout, program::code)
-//!   -> program    Program::evaluate, evaluate_chain (program::eval): the hot path
-//!   -> printer    Program::print: canonical text, read from the program alone
+//! policy bytes -> lexer -> parser -> parse tree -> compile -> Program -> evaluate
+//!                            |  (names resolved                     \-> print
+//!                            |   as they are read)
+//!                         resolve
 //! ```
 //!
-//! [`compile`] runs the pipeline with a caller-provided [`Scratch`] as
+//! and no module imports from a stage after it: the parser does not know the
+//! compiler, and the compiled form (`program/`) imports only the shared
+//! leaves, so the printer reads it without reaching into the compiler.
+//!
+//! ```text
+//! file               contents                                         imports (besides the leaves)
+//! limits.rs          every limit, with its error code                 -
+//! error.rs           ErrorCode (ABI numbers), Error (offset, line)    -
+//! types.rs           C argument types, type codes, operators          -
+//! program/layout.rs  Program, Pred: the compiled layer, its encoding  -
+//! program/code.rs    readback code units (rule structure for print)   -
+//! program/eval.rs    Program::evaluate, evaluate_chain, Verdict       program/layout
+//! lexer.rs           bytes -> tokens                                  -
+//! ast.rs             parse tree types: Node, Leaf, Rule, Tree         -
+//! resolve.rs         syscall/field/constant/errno names; value -> C   -
+//! parser.rs          tokens -> parse tree (explicit stacks)           lexer, ast, resolve
+//! compile.rs         parse tree -> Program; compile(), Scratch        parser, ast, program
+//! printer.rs         Program -> canonical text                        program
+//! ```
+//!
+//! [`compile`](fn@compile) runs the pipeline with a caller-provided [`Scratch`] as
 //! working memory and writes a [`Program`] (one fixed-size plain value, see
 //! [`Program::SIZE`]). [`Program::evaluate`] is the hot path;
 //! [`evaluate_chain`] combines layers; [`Program::print`] gives the

@@ -474,7 +474,7 @@ impl Parser<'_, '_> {
             let n = Node {
                 kind,
                 neg: false,
-                leaves: nx.leaves,
+                preds: nx.preds,
                 units: nx.units.wrapping_add(1),
                 first: x,
                 last: x,
@@ -494,7 +494,7 @@ impl Parser<'_, '_> {
         tail.next = first;
         self.set_node(nt.last, tail);
         nt.last = last;
-        nt.leaves = nt.leaves.wrapping_add(ny.leaves);
+        nt.preds = nt.preds.wrapping_add(ny.preds);
         nt.units = nt.units.wrapping_add(units);
         nt.data = nt.data.wrapping_add(count);
         self.set_node(target, nt);

@@ -39,9 +39,10 @@ struct Frame {
 }
 
 impl Program {
-    /// Writes this layer's canonical text (see the [module
-    /// documentation](super::printer)). `arch` must be the architecture it
-    /// was compiled for (it supplies the names).
+    /// Writes this layer's canonical text: the `default` line, then one line
+    /// per rule, syscalls in number order (`docs/policy-language.md`,
+    /// "Canonical form"). `arch` must be the architecture it was compiled
+    /// for (it supplies the names).
     pub fn print(&self, arch: &'static Arch, w: &mut dyn Write) -> fmt::Result {
         match self.default_verdict() {
             Verdict::Errno(e) => match arch.errno_name(i64::from(e)) {
@@ -113,7 +114,7 @@ impl Program {
             }
             match kind {
                 code::LEAF => {
-                    let p = self.preds.get(*pred_pos).ok_or(fmt::Error)?;
+                    let p = self.pred(*pred_pos).ok_or(fmt::Error)?;
                     *pred_pos = pred_pos.wrapping_add(1);
                     print_pred(sys, p, w)?;
                     if close {

@@ -14,7 +14,7 @@
 //! LEAF      a comparison: the next predicate
 //! ```
 //!
-//! [`unit`] is the only encoder, [`kind`], [`is_neg`] and [`count`] the
+//! [`unit`](fn@unit) is the only encoder, [`kind`], [`is_neg`] and [`count`] the
 //! only decoders.
 
 /// A comparison (the next predicate).

@@ -126,16 +126,17 @@ mod default_action {
     pub(super) const LOG: u8 = 2;
 }
 
-/// One compiled policy layer. See the [module documentation](self) for its
-/// parts. Its size is [`Program::SIZE`] bytes (21 576); all-zero is the
-/// valid empty program whose default action is `kill`.
+/// One compiled policy layer: allow bitmap, dispatch table, predicates,
+/// readback code, default action (`filter/src/program/layout.rs` documents
+/// each part). Its size is [`Program::SIZE`] bytes (21 576); all-zero is
+/// the valid empty program whose default action is `kill`.
 ///
 /// Layout contract for the kernel: `Program` is made only of integers and
 /// arrays of integers (no references, `bool`s or enums), so zeroed memory
 /// (`kvzalloc`) is a valid `Program`, and no byte pattern can make
 /// [`Program::evaluate`] or [`Program::print`] misbehave (they bound every
 /// access and every jump). Compile into it in place with
-/// [`compile`](super::super::compile).
+/// [`compile`](fn@super::super::compile).
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Program {
     pub(crate) allow: [u64; MAX_NR / 64],
@@ -297,6 +298,12 @@ impl Program {
         }
         self.n_code = self.n_code.wrapping_add(1);
         true
+    }
+
+    /// Predicate `i` (any slot of the array: the printer follows the
+    /// dispatch table and the readback code, which bound it themselves).
+    pub(crate) fn pred(&self, i: usize) -> Option<&Pred> {
+        self.preds.get(i)
     }
 
     /// Readback unit `i`, if it is in use.

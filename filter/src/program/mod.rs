@@ -1,4 +1,4 @@
-//! The compiled form of one layer: what [`compile`](super::compile) writes,
+//! The compiled form of one layer: what [`compile`](fn@super::compile) writes,
 //! what the evaluator runs and what the [printer](super::printer) reads
 //! back. It depends on nothing upstream (not on the parser, the tree or the
 //! compiler).

@@ -204,6 +204,10 @@ fn value_ranges() {
         "read: count == -9223372036854775809",
         "widths: a == BIG_NEG",
         "openat: mode == O_CLOEXEC",
+        // A constant of value 0 is not negative: the mask is checked as
+        // the unsigned number 256.
+        "widths: a == O_RDONLY | 256",
+        "widths: a == 256 | O_RDONLY",
     ] {
         assert_eq!(code(src), ErrorCode::ValueOutOfRange, "{src}");
     }
@@ -632,6 +636,14 @@ fn syntax_errors() {
         ("read: fd == 0; write: 1", ErrorCode::InvalidCharacter),
         ("read: fd in", ErrorCode::ExpectedValue),
         ("read: in == 0", ErrorCode::UnknownField),
+        // `in` is the only word that is an operator: any other identifier
+        // after a field (another word, `in` spelled otherwise) is not one.
+        ("read: fd is 0", ErrorCode::ExpectedComparison),
+        ("read: fd IN 0", ErrorCode::ExpectedComparison),
+        ("read: fd inn 0", ErrorCode::ExpectedComparison),
+        ("read: fd i 0", ErrorCode::ExpectedComparison),
+        ("read: fd count 0", ErrorCode::ExpectedComparison),
+        ("read: fd NULL 0", ErrorCode::ExpectedComparison),
         ("read: 1 == fd", ErrorCode::ExpectedLogicalOp),
         ("read: 0 fd", ErrorCode::ExpectedLogicalOp),
         ("default: 1", ErrorCode::UnknownSyscall),
@@ -843,6 +855,10 @@ fn limit_compiled_size() {
 #[test]
 fn program_size_and_zero_state() {
     assert_eq!(Program::byte_size(), Program::SIZE);
+    // The figures written in program/layout.rs, compile.rs and
+    // docs/policy-language.md: update them with the layout.
+    assert_eq!(Program::SIZE, 21_576, "a compiled layer's documented size");
+    assert_eq!(Scratch::SIZE, 114_696, "Scratch's documented size");
     let empty = Program::new();
     assert_eq!(empty.default_verdict(), Verdict::Kill);
     for nr in [0u32, 1, 511, 512, u32::MAX] {
