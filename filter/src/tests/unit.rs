@@ -584,6 +584,8 @@ fn error_positions() {
         (ErrorCode::UnbalancedOpen, 1, 7)
     );
     assert_eq!(std::string::ToString::to_string(&e), "1:7: unbalanced '('");
+    assert_eq!(e.message(), "unbalanced '('");
+    assert_eq!(e.message(), e.code.message());
 }
 
 #[test]
@@ -614,6 +616,8 @@ fn syntax_errors() {
         ("read: fd == \"x\"", ErrorCode::StringNotSupported),
         ("read: fd == 'x'", ErrorCode::StringNotSupported),
         ("read: \"x\"", ErrorCode::StringNotSupported),
+        ("read: fd == 0 \"x\"", ErrorCode::StringNotSupported),
+        ("read: (fd == 0) 'x'", ErrorCode::StringNotSupported),
         ("read: fd == 0 fd == 1", ErrorCode::ExpectedLogicalOp),
         ("read: fd == 0 & fd == 1", ErrorCode::ExpectedLogicalOp),
         ("read: fd == 0 | fd == 1", ErrorCode::UnknownConstant),
@@ -790,6 +794,36 @@ fn limit_depth() {
     let p = ok(&alt(MAX_DEPTH));
     let text = print(&p);
     assert_eq!(*ok(&text), *p);
+    // The most pending operators the parser's stack must hold: a `||`, a
+    // `&&` and a `(` at every level, and a `||` and a `&&` inside the
+    // deepest (`limits::MAX_OPSTACK`).
+    let crowded = |d: usize| {
+        format!(
+            "read: {}fd == 0 || fd == 1 && fd == 2{}",
+            "fd == 3 || fd == 4 && (".repeat(d),
+            ")".repeat(d)
+        )
+    };
+    let p = ok(&crowded(MAX_DEPTH));
+    assert_eq!(eval(&p, "read", &[3]), Verdict::Allow);
+    assert_eq!(eval(&p, "read", &[4]), Verdict::Kill);
+    assert_eq!(*ok(&print(&p)), *p);
+    assert_eq!(code(&crowded(MAX_DEPTH + 1)), ErrorCode::TooDeep);
+}
+
+#[test]
+fn limit_nodes() {
+    // The parse tree needs nodes for comparisons that folding later
+    // removes: 1023 `&&` pairs under one `||`, all AND'ed with `0`, are 2047
+    // text predicates (within MAX_PREDICATES) and 3071 nodes (within
+    // MAX_NODES), and compile to nothing.
+    let pairs: Vec<String> = (0..MAX_PREDICATES / 2 - 1)
+        .map(|i| format!("fd == {i} && count == {i}"))
+        .collect();
+    let src = format!("read: ({}) && 0\nwrite: 1", pairs.join(" || "));
+    let p = ok(&src);
+    assert_eq!(p.predicate_count(), 0);
+    assert_eq!(print(&p), "default kill\nwrite: 1\n");
 }
 
 /// A full binary tree of alternating `&&`/`||` over `2^depth` comparisons:
