@@ -1,18 +1,17 @@
 //! The parse tree: what the [parser](super::parser) produces and the
-//! [compiler](mod@super::compile) consumes. Plain data, no behaviour beyond
-//! constructors.
+//! [compiler](mod@super::compile) consumes. Plain data and a few accessors.
 //!
 //! A policy is a list of [`Rule`]s (one per `EVENT: EXPR` line, in source
-//! order) plus its [`DefaultAction`]. Each rule's expression is a
-//! tree of [`Node`]s in one arena ([`Tree::nodes`], indices are `u16`,
-//! [`NIL`] is "none"):
+//! order) plus its [`DefaultAction`]. Each rule's expression is a tree of
+//! [`Node`]s in one arena ([`Tree::nodes`], indices are `u16`, [`NIL`] is
+//! "none"):
 //!
-//! * a [`node_kind::LEAF`] is one comparison, already resolved and typed: its
-//!   [`Leaf`] (argument index, operator, type, value converted to the type)
-//!   is in [`Tree::leaves`];
-//! * [`node_kind::AND`] / [`node_kind::OR`] are n-ary: the children are a linked list
-//!   (`first`, then `next` of each child, `last` for appending);
-//! * [`node_kind::CONST`] is a `1`/`0` that the parser could not fold away (only
+//! * a [`node_kind::LEAF`] is one comparison, already resolved and typed:
+//!   its [`Leaf`] (argument index, operator, type, value converted to the
+//!   type) is in [`Tree::leaves`];
+//! * [`node_kind::AND`] / [`node_kind::OR`] are n-ary: the children are a
+//!   linked list (`first`, then `next` of each child, `last` for appending);
+//! * [`node_kind::CONST`] is a `1`/`0` the parser could not fold away (only
 //!   ever a whole rule: folding removes it from any `&&`/`||`);
 //! * negation is a flag on a node (`!!x` is `x`).
 //!
