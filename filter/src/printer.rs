@@ -105,7 +105,10 @@ impl Program {
             *code_pos = code_pos.wrapping_add(1);
             let kind = code::kind(unit);
             let neg = code::is_neg(unit);
-            let parent_and = sp > 0 && stack.get(sp.wrapping_sub(1)).is_some_and(|f| f.is_and);
+            let parent_and = sp
+                .checked_sub(1)
+                .and_then(|top| stack.get(top))
+                .is_some_and(|f| f.is_and);
             let close = neg || (parent_and && kind == code::OR);
             if neg {
                 w.write_str("!(")?;
