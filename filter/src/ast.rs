@@ -73,23 +73,31 @@ impl Node {
         data: 0,
     };
 
-    /// A comparison node for leaf `leaf`.
+    /// A comparison node for leaf `leaf`: one predicate, one code unit.
     pub(crate) fn leaf(leaf: u16) -> Node {
         Node {
             kind: node_kind::LEAF,
+            neg: false,
             preds: 1,
             units: 1,
+            first: NIL,
+            last: NIL,
+            next: NIL,
             data: leaf,
-            ..Node::ZERO
         }
     }
 
-    /// A literal `1` (`true`) or `0`.
+    /// A literal `1` (`true`) or `0`: no predicate, no code unit.
     pub(crate) fn constant(value: bool) -> Node {
         Node {
             kind: node_kind::CONST,
+            neg: false,
+            preds: 0,
+            units: 0,
+            first: NIL,
+            last: NIL,
+            next: NIL,
             data: u16::from(value),
-            ..Node::ZERO
         }
     }
 }

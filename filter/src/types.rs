@@ -50,9 +50,8 @@ pub(crate) fn mask(ty: ArgType) -> u64 {
     u64::MAX.wrapping_shr(shift(ty))
 }
 
-/// Every type, at the index that is its code: the code of a type is its
-/// discriminant in the uapi `ArgType` (checked below at compile time), and
-/// this table is the inverse.
+/// Every type, at the index that is its code. The only definition of the
+/// codes: [`ty_code`] and [`ty_from_code`] both read it.
 const BY_CODE: [ArgType; 9] = [
     ArgType::U8,
     ArgType::I8,
@@ -65,18 +64,11 @@ const BY_CODE: [ArgType; 9] = [
     ArgType::Ptr,
 ];
 
-const _: () = {
-    let mut i = 0;
-    while i < BY_CODE.len() {
-        assert!(BY_CODE[i] as usize == i);
-        i += 1;
-    }
-};
-
 /// The code that stores a type in a parse-tree leaf and in a compiled
 /// predicate (integers only, so that all-zero memory stays valid).
 pub(crate) fn ty_code(ty: ArgType) -> u8 {
-    ty as u8
+    let code = BY_CODE.iter().position(|&t| t == ty).unwrap_or(6);
+    code as u8
 }
 
 /// Inverse of [`ty_code`] (unknown codes read as `U64`).

@@ -907,6 +907,16 @@ fn program_size_and_zero_state() {
 }
 
 #[test]
+fn type_codes_round_trip() {
+    use crate::types::{ty_code, ty_from_code};
+    for code in 0..9u8 {
+        assert_eq!(ty_code(ty_from_code(code)), code);
+    }
+    assert_eq!(ty_from_code(9), crate::uapi::tables::ArgType::U64);
+    assert_eq!(ty_from_code(u8::MAX), crate::uapi::tables::ArgType::U64);
+}
+
+#[test]
 fn compiling_into_a_dirty_program_is_clean() {
     let mut scratch = Box::new(Scratch::new());
     let mut prog = Box::new(Program::new());
