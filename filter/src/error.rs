@@ -155,6 +155,11 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// What every stage (lexer, parser, compiler) returns: a value, or an error
+/// code and the byte offset it points at. [`compile`](fn@super::compile)
+/// turns the pair into an [`Error`] with line and column.
+pub(crate) type StageResult<T> = Result<T, (ErrorCode, usize)>;
+
 /// A rejected policy: what is wrong and where.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct Error {

@@ -2,7 +2,7 @@
 //! recursion. Newlines are tokens (a rule is one line); `#` comments run to
 //! the end of the line and are skipped.
 
-use super::ErrorCode;
+use super::error::{ErrorCode, StageResult};
 
 /// What a token is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -91,7 +91,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Returns the next token, or an error code and offset.
-    pub(crate) fn next_token(&mut self) -> Result<Token, (ErrorCode, usize)> {
+    pub(crate) fn next_token(&mut self) -> StageResult<Token> {
         // Skip blanks and comments (not newlines).
         loop {
             match self.peek_at(self.pos) {
@@ -165,7 +165,7 @@ impl<'a> Lexer<'a> {
 
     /// Lexes a number starting at `start` (a digit): the whole run of
     /// identifier characters must form one valid number.
-    fn number(&mut self, start: usize) -> Result<Token, (ErrorCode, usize)> {
+    fn number(&mut self, start: usize) -> StageResult<Token> {
         let mut end = start;
         while self.peek_at(end).is_some_and(is_ident_char) {
             end = end.wrapping_add(1);

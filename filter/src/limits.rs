@@ -1,6 +1,20 @@
 //! The limits of one policy layer. Each limit has its own
 //! [`ErrorCode`](super::ErrorCode), listed next to it; exceeding a limit is a
-//! clean error, never a crash.
+//! clean error, never a crash. The last two constants are capacities derived
+//! from the limits, never hit by a policy.
+//!
+//! Two limits count predicates, at two different points:
+//!
+//! * [`MAX_PREDICATES`] (2048) counts them **in the text**: every comparison
+//!   and every `1`/`0` literal, before anything is folded. It sizes the parse
+//!   tree ([`Scratch`](super::Scratch)) and fails with
+//!   [`TooManyPredicates`](super::ErrorCode::TooManyPredicates).
+//! * [`MAX_PROGRAM_PREDICATES`] (1024) counts them **in the compiled layer**:
+//!   the comparisons left after literals are folded away, one
+//!   [`Program`](super::Program) predicate each
+//!   ([`Program::predicate_count`](super::Program::predicate_count)). It
+//!   sizes the program and fails with
+//!   [`ProgramTooLarge`](super::ErrorCode::ProgramTooLarge).
 
 /// Largest policy text accepted, in bytes
 /// ([`ErrorCode::PolicyTooLarge`](super::ErrorCode::PolicyTooLarge)).
@@ -10,7 +24,7 @@ pub const MAX_POLICY_BYTES: usize = 64 * 1024;
 /// ([`ErrorCode::TooManyRules`](super::ErrorCode::TooManyRules)).
 pub const MAX_RULES: usize = 1024;
 
-/// Largest number of predicates in the text of one policy: every
+/// Largest number of predicates in the **text** of one policy: every
 /// comparison and every `1`/`0` literal counts
 /// ([`ErrorCode::TooManyPredicates`](super::ErrorCode::TooManyPredicates)).
 /// This bounds the parse tree in [`Scratch`](super::Scratch).
@@ -20,14 +34,14 @@ pub const MAX_PREDICATES: usize = 2048;
 /// ([`ErrorCode::TooDeep`](super::ErrorCode::TooDeep)).
 pub const MAX_DEPTH: usize = 32;
 
-/// Compiled size, part 1: comparisons left in the compiled layer after
-/// `1`/`0` literals are folded away (the predicate array of
-/// [`Program`](super::Program))
+/// Compiled size, part 1: predicates in the **compiled layer**, i.e. the
+/// comparisons left after `1`/`0` literals are folded away (the predicate
+/// array of [`Program`](super::Program))
 /// ([`ErrorCode::ProgramTooLarge`](super::ErrorCode::ProgramTooLarge)).
 pub const MAX_PROGRAM_PREDICATES: usize = 1024;
 
 /// Compiled size, part 2: units of the readback code, one per comparison,
-/// per `&&`/`||` group and per syscall that has predicates. A layer needs at
+/// per `&&`/`||` node and per syscall that has predicates. A layer needs at
 /// most two per compiled predicate, so this is never the first limit hit;
 /// it is checked all the same
 /// ([`ErrorCode::ProgramTooLarge`](super::ErrorCode::ProgramTooLarge)).
@@ -43,11 +57,11 @@ pub const MAX_NR: usize = 512;
 /// kernel's `MAX_ERRNO` ([`ErrorCode::ErrnoOutOfRange`](super::ErrorCode::ErrnoOutOfRange)).
 pub const MAX_ERRNO: u16 = 4095;
 
-/// Nodes in the parse tree of one policy (in [`Scratch`](super::Scratch)):
-/// never exceeded, since each predicate adds at most one leaf and one
-/// operator node.
+/// Capacity: nodes in the parse tree of one policy (in
+/// [`Scratch`](super::Scratch)). Never exceeded, since each text predicate
+/// adds one leaf node and at most one `&&`/`||` node.
 pub const MAX_NODES: usize = 2 * MAX_PREDICATES;
 
-/// Depth of the parser's operator stack: at most one `(`, one `&&` and one
-/// `||` pending per nesting level.
+/// Capacity: depth of the parser's operator stack: at most one `(`, one
+/// `&&` and one `||` pending per nesting level.
 pub(crate) const MAX_OPSTACK: usize = 3 * (MAX_DEPTH + 2);

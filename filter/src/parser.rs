@@ -1,4 +1,4 @@
-//! Parser: policy text to a parse tree in [`Scratch`], one line at a time.
+//! Parser: tokens to a parse tree ([`ast`](super::ast)), one line at a time.
 //!
 //! Expressions are parsed without recursion by an operator-precedence
 //! (shunting-yard) machine whose two stacks are fixed arrays bounded by
@@ -6,26 +6,21 @@
 //! nesting level, and consecutive `!` only toggle a flag. While reducing, the
 //! tree is simplified: `&&`/`||` chains become one n-ary node, `!` is a flag
 //! on a node (`!!x` is `x`), and `1`/`0` literals are folded away.
-//! Names are resolved by the [checker](super::checker) as they are read.
+//! Names are [resolved](super::resolve) as they are read, so every leaf
+//! holds an argument index, a type and a value already converted to it.
+//!
+//! Input: the [lexer](super::lexer)'s tokens; output: the [`Tree`] and the
+//! [`DefaultAction`]. Nothing here knows how the tree is compiled.
 
-use super::checker::{self, Val};
-use super::compiler::{node_kind, Node, Rule, Scratch, NIL};
+use super::ast::{node_kind, DefaultAction, Leaf, Node, Rule, Tree, NIL};
+use super::error::{ErrorCode, StageResult};
 use super::lexer::{Lexer, Tok, Token};
-use super::limits::{MAX_DEPTH, MAX_ERRNO, MAX_NODES, MAX_NR, MAX_PREDICATES, MAX_RULES};
-use super::program::{default_action, op, Pred};
+use super::limits::{
+    MAX_DEPTH, MAX_ERRNO, MAX_NODES, MAX_NR, MAX_OPSTACK, MAX_PREDICATES, MAX_RULES,
+};
+use super::resolve::{self, Val};
+use super::types::{self, op};
 use super::uapi::tables::{Arch, Syscall};
-use super::ErrorCode;
-
-/// A parse error: code and byte offset.
-pub(crate) type PResult<T> = Result<T, (ErrorCode, usize)>;
-
-/// The policy-level result of parsing (rules and nodes are in [`Scratch`]).
-pub(crate) struct Parsed {
-    /// `default_action::*`
-    pub(crate) default_action: u8,
-    /// Errno for `default errno`.
-    pub(crate) default_errno: u16,
-}
 
 /// Operator stack entry kinds.
 const OP_PAREN: u8 = 0;
@@ -42,26 +37,38 @@ pub(crate) struct OpFrame {
     offset: u32,
 }
 
+/// The operator stack of the shunting-yard machine (in the caller's
+/// [`Scratch`](super::Scratch)).
+pub(crate) type OpStack = [OpFrame; MAX_OPSTACK];
+/// Its operand stack: node ids.
+pub(crate) type ValStack = [u16; MAX_OPSTACK + 1];
+
 struct Parser<'a, 's> {
     lex: Lexer<'a>,
     arch: &'static Arch,
-    s: &'s mut Scratch,
+    tree: &'s mut Tree,
+    ops: &'s mut OpStack,
+    vals: &'s mut ValStack,
 }
 
-/// Parses a whole policy into `s`.
-pub(crate) fn parse(src: &[u8], arch: &'static Arch, s: &mut Scratch) -> PResult<Parsed> {
-    s.n_nodes = 0;
-    s.n_leaves = 0;
-    s.n_rules = 0;
+/// Parses a whole policy into `tree`, using `ops` and `vals` as the
+/// expression stacks. Returns the default action.
+pub(crate) fn parse(
+    src: &[u8],
+    arch: &'static Arch,
+    tree: &mut Tree,
+    ops: &mut OpStack,
+    vals: &mut ValStack,
+) -> StageResult<DefaultAction> {
+    tree.clear();
     let mut p = Parser {
         lex: Lexer::new(src),
         arch,
-        s,
+        tree,
+        ops,
+        vals,
     };
-    let mut out = Parsed {
-        default_action: default_action::KILL,
-        default_errno: 0,
-    };
+    let mut out = DefaultAction::Kill;
     let mut seen_default = false;
     loop {
         let t = p.lex.next_token()?;
@@ -94,17 +101,17 @@ fn is_end(t: &Token) -> bool {
 impl Parser<'_, '_> {
     /// `default kill | log | errno NAME | errno N`; `t` is the token after
     /// `default`.
-    fn directive(&mut self, t: Token, out: &mut Parsed) -> PResult<()> {
+    fn directive(&mut self, t: Token, out: &mut DefaultAction) -> StageResult<()> {
         if t.tok != Tok::Ident {
             return Err((ErrorCode::UnknownAction, t.start));
         }
         match self.lex.text(&t) {
-            b"kill" => out.default_action = default_action::KILL,
-            b"log" => out.default_action = default_action::LOG,
+            b"kill" => *out = DefaultAction::Kill,
+            b"log" => *out = DefaultAction::Log,
             b"errno" => {
                 let v = self.lex.next_token()?;
                 let n = match v.tok {
-                    Tok::Ident => match checker::errno(self.arch, self.lex.text(&v)) {
+                    Tok::Ident => match resolve::errno(self.arch, self.lex.text(&v)) {
                         Some(n) => n,
                         None => return Err((ErrorCode::UnknownErrno, v.start)),
                     },
@@ -115,8 +122,7 @@ impl Parser<'_, '_> {
                 if n < 1 || n > i64::from(MAX_ERRNO) {
                     return Err((ErrorCode::ErrnoOutOfRange, v.start));
                 }
-                out.default_action = default_action::ERRNO;
-                out.default_errno = n as u16;
+                *out = DefaultAction::Errno(n as u16);
             }
             _ => return Err((ErrorCode::UnknownAction, t.start)),
         }
@@ -128,19 +134,19 @@ impl Parser<'_, '_> {
     }
 
     /// `NAME: EXPR` after the colon.
-    fn rule(&mut self, name: &Token) -> PResult<()> {
-        let Some(sys) = checker::syscall(self.arch, self.lex.text(name)) else {
+    fn rule(&mut self, name: &Token) -> StageResult<()> {
+        let Some(sys) = resolve::syscall(self.arch, self.lex.text(name)) else {
             return Err((ErrorCode::UnknownSyscall, name.start));
         };
         if sys.nr as usize >= MAX_NR {
             return Err((ErrorCode::SyscallNotSupported, name.start));
         }
-        let n = usize::from(self.s.n_rules);
+        let n = usize::from(self.tree.n_rules);
         if n >= MAX_RULES {
             return Err((ErrorCode::TooManyRules, name.start));
         }
         let root = self.expr(sys)?;
-        let Some(slot) = self.s.rules.get_mut(n) else {
+        let Some(slot) = self.tree.rules.get_mut(n) else {
             return Err((ErrorCode::TooManyRules, name.start));
         };
         *slot = Rule {
@@ -148,12 +154,12 @@ impl Parser<'_, '_> {
             root,
             offset: name.start as u32,
         };
-        self.s.n_rules = self.s.n_rules.wrapping_add(1);
+        self.tree.n_rules = self.tree.n_rules.wrapping_add(1);
         Ok(())
     }
 
     /// Parses one expression up to the end of the line (consumed).
-    fn expr(&mut self, sys: &'static Syscall) -> PResult<u16> {
+    fn expr(&mut self, sys: &'static Syscall) -> StageResult<u16> {
         let mut n_ops = 0usize; // operator stack depth
         let mut n_vals = 0usize; // operand stack depth
         let mut depth = 0usize; // open parentheses
@@ -266,8 +272,8 @@ impl Parser<'_, '_> {
 
     /// `FIELD OP VALUE` starting at the field token. Returns the leaf and
     /// the first token after the value.
-    fn predicate(&mut self, sys: &'static Syscall, field: &Token) -> PResult<(u16, Token)> {
-        let Some((arg, ty)) = checker::field(sys, self.lex.text(field)) else {
+    fn predicate(&mut self, sys: &'static Syscall, field: &Token) -> StageResult<(u16, Token)> {
+        let Some((arg, ty)) = resolve::field(sys, self.lex.text(field)) else {
             return Err((ErrorCode::UnknownField, field.start));
         };
         let o = self.lex.next_token()?;
@@ -288,38 +294,26 @@ impl Parser<'_, '_> {
         // VALUE = TERM ('|' TERM)*
         let mut first = self.lex.next_token()?;
         let value_start = first.start;
-        let mut val = Val {
-            bits: 0,
-            neg: false,
-        };
+        let mut val = Val::ZERO;
         let next = loop {
             let term = match first.tok {
-                Tok::Number => Val {
-                    bits: first.value,
-                    neg: false,
-                },
+                Tok::Number => Val::from_u64(first.value),
                 Tok::Minus => {
                     let n = self.lex.next_token()?;
                     if n.tok != Tok::Number {
                         return Err((ErrorCode::ExpectedValue, n.start));
                     }
-                    if n.value > 1u64 << 63 {
-                        return Err((ErrorCode::ValueOutOfRange, first.start));
-                    }
-                    Val {
-                        bits: n.value.wrapping_neg(),
-                        neg: n.value != 0,
+                    match Val::negated(n.value) {
+                        Some(v) => v,
+                        None => return Err((ErrorCode::ValueOutOfRange, first.start)),
                     }
                 }
                 Tok::Ident => {
                     let text = self.lex.text(&first);
                     if text == b"NULL" {
-                        Val {
-                            bits: 0,
-                            neg: false,
-                        }
+                        Val::ZERO
                     } else {
-                        match checker::constant(self.arch, text) {
+                        match resolve::constant(self.arch, text) {
                             Some(c) => Val::from_i64(c),
                             None => return Err((ErrorCode::UnknownConstant, first.start)),
                         }
@@ -336,82 +330,60 @@ impl Parser<'_, '_> {
             }
             first = self.lex.next_token()?;
         };
-        let Some(mut value) = checker::fit(ty, val) else {
+        let Some(value) = resolve::fit(ty, val) else {
             return Err((ErrorCode::ValueOutOfRange, value_start));
         };
-        let ext = checker::ext(ty);
-        if op::is_ordering(opc) && checker::signed(ty) {
-            value ^= 1u64 << 63;
-        }
-        let pred = Pred {
-            value,
-            on_true: 0,
-            on_false: 0,
-            arg,
-            op: opc,
-            ext,
-            ty: checker::ty_code(ty),
-        };
-        let leaf = usize::from(self.s.n_leaves);
-        if leaf >= MAX_PREDICATES {
-            return Err((ErrorCode::TooManyPredicates, field.start));
-        }
-        let Some(slot) = self.s.leaves.get_mut(leaf) else {
-            return Err((ErrorCode::TooManyPredicates, field.start));
-        };
-        *slot = pred;
-        self.s.n_leaves = self.s.n_leaves.wrapping_add(1);
-        let id = self.alloc(
-            Node {
-                kind: node_kind::LEAF,
-                neg: false,
-                leaves: 1,
-                units: 1,
-                first: NIL,
-                last: NIL,
-                next: NIL,
-                data: leaf as u16,
+        let id = self.new_leaf(
+            Leaf {
+                value,
+                arg,
+                op: opc,
+                ty: types::ty_code(ty),
             },
             field.start,
         )?;
         Ok((id, next))
     }
 
-    fn new_const(&mut self, value: bool, at: usize) -> PResult<u16> {
-        // Literals count as predicates (they take a node each).
-        let leaf = usize::from(self.s.n_leaves);
-        if leaf >= MAX_PREDICATES {
-            return Err((ErrorCode::TooManyPredicates, at));
+    /// A comparison leaf and its node.
+    fn new_leaf(&mut self, leaf: Leaf, at: usize) -> StageResult<u16> {
+        let i = self.take_leaf_slot(at)?;
+        if let Some(slot) = self.tree.leaves.get_mut(usize::from(i)) {
+            *slot = leaf;
         }
-        self.s.n_leaves = self.s.n_leaves.wrapping_add(1);
-        if let Some(slot) = self.s.leaves.get_mut(leaf) {
-            *slot = Pred::ZERO;
-        }
-        self.alloc(
-            Node {
-                kind: node_kind::CONST,
-                neg: false,
-                leaves: 0,
-                units: 0,
-                first: NIL,
-                last: NIL,
-                next: NIL,
-                data: u16::from(value),
-            },
-            at,
-        )
+        self.alloc(Node::leaf(i), at)
     }
 
-    fn alloc(&mut self, node: Node, at: usize) -> PResult<u16> {
-        let i = usize::from(self.s.n_nodes);
+    /// A literal `1`/`0`: a node of its own, and it takes a leaf slot so
+    /// that literals count as predicates.
+    fn new_const(&mut self, value: bool, at: usize) -> StageResult<u16> {
+        let i = self.take_leaf_slot(at)?;
+        if let Some(slot) = self.tree.leaves.get_mut(usize::from(i)) {
+            *slot = Leaf::ZERO;
+        }
+        self.alloc(Node::constant(value), at)
+    }
+
+    /// Claims the next leaf slot ([`MAX_PREDICATES`]).
+    fn take_leaf_slot(&mut self, at: usize) -> StageResult<u16> {
+        let i = self.tree.n_leaves;
+        if usize::from(i) >= MAX_PREDICATES {
+            return Err((ErrorCode::TooManyPredicates, at));
+        }
+        self.tree.n_leaves = i.wrapping_add(1);
+        Ok(i)
+    }
+
+    fn alloc(&mut self, node: Node, at: usize) -> StageResult<u16> {
+        let i = usize::from(self.tree.n_nodes);
         if i >= MAX_NODES {
             return Err((ErrorCode::TooManyPredicates, at));
         }
-        match self.s.nodes.get_mut(i) {
+        match self.tree.nodes.get_mut(i) {
             Some(slot) => *slot = node,
             None => return Err((ErrorCode::TooManyPredicates, at)),
         }
-        self.s.n_nodes = self.s.n_nodes.wrapping_add(1);
+        self.tree.n_nodes = self.tree.n_nodes.wrapping_add(1);
         Ok(i as u16)
     }
 
@@ -421,7 +393,7 @@ impl Parser<'_, '_> {
         if !neg {
             return;
         }
-        if let Some(n) = self.s.nodes.get_mut(usize::from(id)) {
+        if let Some(n) = self.tree.nodes.get_mut(usize::from(id)) {
             if n.kind == node_kind::CONST {
                 n.data ^= 1;
             } else {
@@ -430,8 +402,8 @@ impl Parser<'_, '_> {
         }
     }
 
-    fn push_op(&mut self, n_ops: &mut usize, f: OpFrame, at: usize) -> PResult<()> {
-        match self.s.ops.get_mut(*n_ops) {
+    fn push_op(&mut self, n_ops: &mut usize, f: OpFrame, at: usize) -> StageResult<()> {
+        match self.ops.get_mut(*n_ops) {
             Some(slot) => *slot = f,
             None => return Err((ErrorCode::TooDeep, at)),
         }
@@ -440,11 +412,11 @@ impl Parser<'_, '_> {
     }
 
     fn top_op(&self, n_ops: usize) -> Option<OpFrame> {
-        self.s.ops.get(n_ops.checked_sub(1)?).copied()
+        self.ops.get(n_ops.checked_sub(1)?).copied()
     }
 
-    fn push_val(&mut self, n_vals: &mut usize, v: u16, at: usize) -> PResult<()> {
-        match self.s.vals.get_mut(*n_vals) {
+    fn push_val(&mut self, n_vals: &mut usize, v: u16, at: usize) -> StageResult<()> {
+        match self.vals.get_mut(*n_vals) {
             Some(slot) => *slot = v,
             None => return Err((ErrorCode::TooDeep, at)),
         }
@@ -453,11 +425,11 @@ impl Parser<'_, '_> {
     }
 
     fn top_val(&self, n_vals: usize) -> Option<u16> {
-        self.s.vals.get(n_vals.checked_sub(1)?).copied()
+        self.vals.get(n_vals.checked_sub(1)?).copied()
     }
 
     /// Pops two operands, combines them with `&&` or `||`, pushes the result.
-    fn reduce(&mut self, kind: u8, n_vals: &mut usize) -> PResult<()> {
+    fn reduce(&mut self, kind: u8, n_vals: &mut usize) -> StageResult<()> {
         let (Some(y), Some(x)) = (self.top_val(*n_vals), self.top_val(n_vals.wrapping_sub(1)))
         else {
             return Err((ErrorCode::ExpectedOperand, 0));
@@ -473,22 +445,18 @@ impl Parser<'_, '_> {
     }
 
     fn node(&self, id: u16) -> Node {
-        self.s
-            .nodes
-            .get(usize::from(id))
-            .copied()
-            .unwrap_or(Node::ZERO)
+        self.tree.node(id)
     }
 
     fn set_node(&mut self, id: u16, n: Node) {
-        if let Some(slot) = self.s.nodes.get_mut(usize::from(id)) {
+        if let Some(slot) = self.tree.nodes.get_mut(usize::from(id)) {
             *slot = n;
         }
     }
 
     /// `x && y` or `x || y`, simplified: constants fold, and un-negated
     /// nodes of the same kind merge into one n-ary node.
-    fn combine(&mut self, kind: u8, x: u16, y: u16) -> PResult<u16> {
+    fn combine(&mut self, kind: u8, x: u16, y: u16) -> StageResult<u16> {
         let nx = self.node(x);
         let ny = self.node(y);
         // The constant that decides the result (0 for &&, 1 for ||) and the
@@ -506,7 +474,7 @@ impl Parser<'_, '_> {
             let n = Node {
                 kind,
                 neg: false,
-                leaves: nx.leaves,
+                preds: nx.preds,
                 units: nx.units.wrapping_add(1),
                 first: x,
                 last: x,
@@ -526,7 +494,7 @@ impl Parser<'_, '_> {
         tail.next = first;
         self.set_node(nt.last, tail);
         nt.last = last;
-        nt.leaves = nt.leaves.wrapping_add(ny.leaves);
+        nt.preds = nt.preds.wrapping_add(ny.preds);
         nt.units = nt.units.wrapping_add(units);
         nt.data = nt.data.wrapping_add(count);
         self.set_node(target, nt);

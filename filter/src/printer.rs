@@ -13,13 +13,18 @@
 //!
 //! Printing uses an explicit stack bounded by the nesting depth (a few
 //! hundred bytes) and no allocation.
+//!
+//! Input: a [`Program`] alone (its predicates and its readback code) and
+//! the architecture's names; the printer knows nothing of the parser or
+//! the compiler.
 
 use core::fmt::{self, Write};
 
-use super::checker::{self, ty_from_code};
-use super::compiler::code;
 use super::limits::{MAX_DEPTH, MAX_NR};
-use super::program::{default_action, op, Pred, Program};
+use super::program::code;
+use super::program::layout::{Pred, Program};
+use super::program::Verdict;
+use super::types::{self, op};
 use super::uapi::tables::{Arch, ArgType, Syscall};
 
 /// Depth of the printer's stack: `&&`/`||` levels alternate, at most two per
@@ -34,42 +39,40 @@ struct Frame {
 }
 
 impl Program {
-    /// Writes this layer's canonical text (see the [module
-    /// documentation](super::printer)). `arch` must be the architecture it
-    /// was compiled for (it supplies the names).
+    /// Writes this layer's canonical text: the `default` line, then one line
+    /// per rule, syscalls in number order (`docs/policy-language.md`,
+    /// "Canonical form"). `arch` must be the architecture it was compiled
+    /// for (it supplies the names).
     pub fn print(&self, arch: &'static Arch, w: &mut dyn Write) -> fmt::Result {
-        match self.default_action {
-            default_action::ERRNO => {
-                let e = self.default_errno;
-                match arch.errno_name(i64::from(e)) {
-                    Some(name) => writeln!(w, "default errno {name}")?,
-                    None => writeln!(w, "default errno {e}")?,
-                }
-            }
-            default_action::LOG => writeln!(w, "default log")?,
-            _ => writeln!(w, "default kill")?,
+        match self.default_verdict() {
+            Verdict::Errno(e) => match arch.errno_name(i64::from(e)) {
+                Some(name) => writeln!(w, "default errno {name}")?,
+                None => writeln!(w, "default errno {e}")?,
+            },
+            Verdict::Log => writeln!(w, "default log")?,
+            Verdict::Allow | Verdict::Kill => writeln!(w, "default kill")?,
         }
         let mut code_pos = 0usize;
         for nr in 0..MAX_NR as u32 {
-            let always = self.always_allows(nr);
-            let d = self.dispatch.get(nr as usize).copied().unwrap_or(0);
-            if !always && d == 0 {
-                continue;
-            }
+            // Allowed outright (no predicates), or the first predicate.
+            let first = match (self.always_allows(nr), self.first_pred(nr as usize)) {
+                (true, _) => None,
+                (false, Some(first)) => Some(first),
+                (false, None) => continue,
+            };
             let Some(sys) = arch.syscall_by_nr(nr) else {
                 return Err(fmt::Error);
             };
-            if always {
+            let Some(mut pred_pos) = first else {
                 writeln!(w, "{}: 1", sys.name)?;
                 continue;
-            }
-            let header = self.code_at(code_pos)?;
+            };
+            let header = self.unit_at(code_pos)?;
             code_pos = code_pos.wrapping_add(1);
-            if header & code::KIND != code::GROUP {
+            if code::kind(header) != code::GROUP {
                 return Err(fmt::Error);
             }
-            let mut pred_pos = usize::from(d).wrapping_sub(1);
-            for _ in 0..(header >> code::COUNT_SHIFT) {
+            for _ in 0..code::count(header) {
                 write!(w, "{}: ", sys.name)?;
                 self.print_expr(sys, &mut code_pos, &mut pred_pos, w)?;
                 w.write_char('\n')?;
@@ -78,11 +81,8 @@ impl Program {
         Ok(())
     }
 
-    fn code_at(&self, i: usize) -> Result<u16, fmt::Error> {
-        if i >= usize::from(self.n_code) {
-            return Err(fmt::Error);
-        }
-        self.code.get(i).copied().ok_or(fmt::Error)
+    fn unit_at(&self, i: usize) -> Result<u16, fmt::Error> {
+        self.code_at(i).ok_or(fmt::Error)
     }
 
     /// Prints one rule's expression from the prefix code at `*code_pos`.
@@ -101,11 +101,14 @@ impl Program {
         let mut sp = 0usize;
         loop {
             // Start of a subtree.
-            let unit = self.code_at(*code_pos)?;
+            let unit = self.unit_at(*code_pos)?;
             *code_pos = code_pos.wrapping_add(1);
-            let kind = unit & code::KIND;
-            let neg = unit & code::NEG != 0;
-            let parent_and = sp > 0 && stack.get(sp.wrapping_sub(1)).is_some_and(|f| f.is_and);
+            let kind = code::kind(unit);
+            let neg = code::is_neg(unit);
+            let parent_and = sp
+                .checked_sub(1)
+                .and_then(|top| stack.get(top))
+                .is_some_and(|f| f.is_and);
             let close = neg || (parent_and && kind == code::OR);
             if neg {
                 w.write_str("!(")?;
@@ -114,7 +117,7 @@ impl Program {
             }
             match kind {
                 code::LEAF => {
-                    let p = self.preds.get(*pred_pos).ok_or(fmt::Error)?;
+                    let p = self.pred(*pred_pos).ok_or(fmt::Error)?;
                     *pred_pos = pred_pos.wrapping_add(1);
                     print_pred(sys, p, w)?;
                     if close {
@@ -122,7 +125,7 @@ impl Program {
                     }
                 }
                 code::AND | code::OR => {
-                    let count = unit >> code::COUNT_SHIFT;
+                    let count = code::count(unit);
                     if count == 0 {
                         return Err(fmt::Error);
                     }
@@ -160,43 +163,23 @@ impl Program {
 }
 
 /// Prints `field op value` for one predicate.
-fn print_pred(sys: &Syscall, p: &Pred, w: &mut dyn Write) -> fmt::Result {
+pub(crate) fn print_pred(sys: &Syscall, p: &Pred, w: &mut dyn Write) -> fmt::Result {
     match sys.args.get(usize::from(p.arg)) {
         Some(a) => w.write_str(a.name)?,
         None => write!(w, "arg{}", p.arg)?,
     }
-    let ty = ty_from_code(p.ty);
-    let signed = checker::signed(ty);
-    let opname = match p.op {
-        op::EQ => "==",
-        op::NE => "!=",
-        op::LT => "<",
-        op::LE => "<=",
-        op::GT => ">",
-        op::GE => ">=",
-        op::BAND => "&",
-        _ => "in",
-    };
-    write!(w, " {opname} ")?;
-    let mut v = p.value;
-    if op::is_ordering(p.op) && signed {
-        v ^= 1u64 << 63;
-    }
-    if matches!(p.op, op::BAND | op::IN) {
-        let width = checker::width(ty);
-        let mask = if width >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << width).wrapping_sub(1)
-        };
-        write!(w, "{:#x}", v & mask)
+    write!(w, " {} ", op::name(p.op))?;
+    let ty = p.arg_type();
+    let v = p.written_value();
+    if op::is_mask(p.op) {
+        write!(w, "{:#x}", v & types::mask(ty))
     } else if ty == ArgType::Ptr {
         if v == 0 {
             w.write_str("NULL")
         } else {
             write!(w, "{v:#x}")
         }
-    } else if signed {
+    } else if types::signed(ty) {
         write!(w, "{}", v as i64)
     } else {
         write!(w, "{v}")

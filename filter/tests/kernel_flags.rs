@@ -49,6 +49,25 @@ pub fn chain(l: &[filter::Program], nr: u32, a: &[u64; 6]) -> filter::Verdict {{
 pub fn print(p: &filter::Program, w: &mut dyn core::fmt::Write) -> core::fmt::Result {{
     p.print(&uapi::tables::AARCH64, w)
 }}
+
+/// Every filter item kmod/*.rs names, at the path it names it by (keep in
+/// step with `grep -n filter:: kmod/*.rs`).
+pub mod kmod_paths {{
+    use crate::filter::{{compile, evaluate_chain, Error as PolicyError, ErrorCode, Program, Scratch, Verdict}};
+    const _: () = assert!(crate::filter::limits::MAX_POLICY_BYTES > 0 && crate::filter::Program::SIZE > 0);
+    /// Uses them.
+    pub fn uses(s: &mut Scratch, p: &mut Program, layers: &[Program]) -> (Verdict, usize, u32) {{
+        let v = evaluate_chain(layers, 0, &[0; 6]).combine(p.default_verdict());
+        let code = match compile(b"", &crate::uapi::tables::X86_64, s, p) {{
+            Ok(()) => 0,
+            Err(e) => {{
+                let e: PolicyError = e;
+                u32::from(e.code == ErrorCode::PolicyTooLarge)
+            }}
+        }};
+        (v, p.predicate_count(), code)
+    }}
+}}
 "#,
             root = root.display()
         ),

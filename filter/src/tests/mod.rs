@@ -12,6 +12,7 @@ mod property;
 mod real_tables;
 mod reference;
 mod unit;
+mod worked_example;
 
 pub(crate) use arch::TEST_ARCH;
 

@@ -204,6 +204,10 @@ fn value_ranges() {
         "read: count == -9223372036854775809",
         "widths: a == BIG_NEG",
         "openat: mode == O_CLOEXEC",
+        // A constant of value 0 is not negative: the mask is checked as
+        // the unsigned number 256.
+        "widths: a == O_RDONLY | 256",
+        "widths: a == 256 | O_RDONLY",
     ] {
         assert_eq!(code(src), ErrorCode::ValueOutOfRange, "{src}");
     }
@@ -580,6 +584,8 @@ fn error_positions() {
         (ErrorCode::UnbalancedOpen, 1, 7)
     );
     assert_eq!(std::string::ToString::to_string(&e), "1:7: unbalanced '('");
+    assert_eq!(e.message(), "unbalanced '('");
+    assert_eq!(e.message(), e.code.message());
 }
 
 #[test]
@@ -610,6 +616,8 @@ fn syntax_errors() {
         ("read: fd == \"x\"", ErrorCode::StringNotSupported),
         ("read: fd == 'x'", ErrorCode::StringNotSupported),
         ("read: \"x\"", ErrorCode::StringNotSupported),
+        ("read: fd == 0 \"x\"", ErrorCode::StringNotSupported),
+        ("read: (fd == 0) 'x'", ErrorCode::StringNotSupported),
         ("read: fd == 0 fd == 1", ErrorCode::ExpectedLogicalOp),
         ("read: fd == 0 & fd == 1", ErrorCode::ExpectedLogicalOp),
         ("read: fd == 0 | fd == 1", ErrorCode::UnknownConstant),
@@ -632,6 +640,14 @@ fn syntax_errors() {
         ("read: fd == 0; write: 1", ErrorCode::InvalidCharacter),
         ("read: fd in", ErrorCode::ExpectedValue),
         ("read: in == 0", ErrorCode::UnknownField),
+        // `in` is the only word that is an operator: any other identifier
+        // after a field (another word, `in` spelled otherwise) is not one.
+        ("read: fd is 0", ErrorCode::ExpectedComparison),
+        ("read: fd IN 0", ErrorCode::ExpectedComparison),
+        ("read: fd inn 0", ErrorCode::ExpectedComparison),
+        ("read: fd i 0", ErrorCode::ExpectedComparison),
+        ("read: fd count 0", ErrorCode::ExpectedComparison),
+        ("read: fd NULL 0", ErrorCode::ExpectedComparison),
         ("read: 1 == fd", ErrorCode::ExpectedLogicalOp),
         ("read: 0 fd", ErrorCode::ExpectedLogicalOp),
         ("default: 1", ErrorCode::UnknownSyscall),
@@ -778,6 +794,36 @@ fn limit_depth() {
     let p = ok(&alt(MAX_DEPTH));
     let text = print(&p);
     assert_eq!(*ok(&text), *p);
+    // The most pending operators the parser's stack must hold: a `||`, a
+    // `&&` and a `(` at every level, and a `||` and a `&&` inside the
+    // deepest (`limits::MAX_OPSTACK`).
+    let crowded = |d: usize| {
+        format!(
+            "read: {}fd == 0 || fd == 1 && fd == 2{}",
+            "fd == 3 || fd == 4 && (".repeat(d),
+            ")".repeat(d)
+        )
+    };
+    let p = ok(&crowded(MAX_DEPTH));
+    assert_eq!(eval(&p, "read", &[3]), Verdict::Allow);
+    assert_eq!(eval(&p, "read", &[4]), Verdict::Kill);
+    assert_eq!(*ok(&print(&p)), *p);
+    assert_eq!(code(&crowded(MAX_DEPTH + 1)), ErrorCode::TooDeep);
+}
+
+#[test]
+fn limit_nodes() {
+    // The parse tree needs nodes for comparisons that folding later
+    // removes: 1023 `&&` pairs under one `||`, all AND'ed with `0`, are 2047
+    // text predicates (within MAX_PREDICATES) and 3071 nodes (within
+    // MAX_NODES), and compile to nothing.
+    let pairs: Vec<String> = (0..MAX_PREDICATES / 2 - 1)
+        .map(|i| format!("fd == {i} && count == {i}"))
+        .collect();
+    let src = format!("read: ({}) && 0\nwrite: 1", pairs.join(" || "));
+    let p = ok(&src);
+    assert_eq!(p.predicate_count(), 0);
+    assert_eq!(print(&p), "default kill\nwrite: 1\n");
 }
 
 /// A full binary tree of alternating `&&`/`||` over `2^depth` comparisons:
@@ -843,6 +889,10 @@ fn limit_compiled_size() {
 #[test]
 fn program_size_and_zero_state() {
     assert_eq!(Program::byte_size(), Program::SIZE);
+    // The figures written in program/layout.rs, compile.rs and
+    // docs/policy-language.md: update them with the layout.
+    assert_eq!(Program::SIZE, 21_576, "a compiled layer's documented size");
+    assert_eq!(Scratch::SIZE, 114_696, "Scratch's documented size");
     let empty = Program::new();
     assert_eq!(empty.default_verdict(), Verdict::Kill);
     for nr in [0u32, 1, 511, 512, u32::MAX] {
@@ -854,6 +904,16 @@ fn program_size_and_zero_state() {
     assert_ne!(*p, empty);
     p.init_in_place();
     assert_eq!(*p, empty);
+}
+
+#[test]
+fn type_codes_round_trip() {
+    use crate::types::{ty_code, ty_from_code};
+    for code in 0..9u8 {
+        assert_eq!(ty_code(ty_from_code(code)), code);
+    }
+    assert_eq!(ty_from_code(9), crate::uapi::tables::ArgType::U64);
+    assert_eq!(ty_from_code(u8::MAX), crate::uapi::tables::ArgType::U64);
 }
 
 #[test]

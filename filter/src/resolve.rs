@@ -1,76 +1,15 @@
-//! Checker: resolves names against an architecture's tables (syscalls,
-//! fields, constants, errnos) and converts values to an argument's declared
-//! C type, rejecting values that do not fit.
+//! Name resolution against an architecture's tables: syscalls, fields,
+//! constants, errnos; and the conversion of a written value to a field's
+//! declared C type, rejecting values that do not fit.
+//!
+//! The parser calls these as it reads each name, the way ftrace's
+//! `parse_pred()` looks a field up the moment it reads it: the parse tree
+//! then holds no names at all (only argument indices, types and converted
+//! values), and the first error in text order is the one reported. This
+//! module knows nothing of the parser, the tree or the program.
 
+use super::types;
 use super::uapi::tables::{Arch, ArgType, Syscall};
-
-/// Argument type code stored in compiled predicates.
-pub(crate) fn ty_code(ty: ArgType) -> u8 {
-    match ty {
-        ArgType::U8 => 0,
-        ArgType::I8 => 1,
-        ArgType::U16 => 2,
-        ArgType::I16 => 3,
-        ArgType::U32 => 4,
-        ArgType::I32 => 5,
-        ArgType::U64 => 6,
-        ArgType::I64 => 7,
-        ArgType::Ptr => 8,
-    }
-}
-
-/// Inverse of [`ty_code`] (unknown codes read as `U64`).
-pub(crate) fn ty_from_code(code: u8) -> ArgType {
-    match code {
-        0 => ArgType::U8,
-        1 => ArgType::I8,
-        2 => ArgType::U16,
-        3 => ArgType::I16,
-        4 => ArgType::U32,
-        5 => ArgType::I32,
-        7 => ArgType::I64,
-        8 => ArgType::Ptr,
-        _ => ArgType::U64,
-    }
-}
-
-/// Width of a type in bits.
-pub(crate) fn width(ty: ArgType) -> u32 {
-    match ty {
-        ArgType::U8 | ArgType::I8 => 8,
-        ArgType::U16 | ArgType::I16 => 16,
-        ArgType::U32 | ArgType::I32 => 32,
-        ArgType::U64 | ArgType::I64 | ArgType::Ptr => 64,
-    }
-}
-
-/// Whether a type is signed.
-pub(crate) fn signed(ty: ArgType) -> bool {
-    matches!(ty, ArgType::I8 | ArgType::I16 | ArgType::I32 | ArgType::I64)
-}
-
-/// `Pred::ext` for a type: signedness bit and `64 - width`.
-pub(crate) fn ext(ty: ArgType) -> u8 {
-    let shift = 64u32.saturating_sub(width(ty)) as u8;
-    if signed(ty) {
-        shift | super::program::EXT_SIGNED
-    } else {
-        shift
-    }
-}
-
-/// Extends the low `width(ty)` bits of `raw` to 64 bits the way the type
-/// does (sign- or zero-extension): what a register holding this argument
-/// means.
-pub(crate) fn extend(ty: ArgType, raw: u64) -> u64 {
-    let shift = 64u32.saturating_sub(width(ty));
-    let up = raw.wrapping_shl(shift);
-    if signed(ty) {
-        (up as i64).wrapping_shr(shift) as u64
-    } else {
-        up.wrapping_shr(shift)
-    }
-}
 
 /// A value as written: 64 bits plus whether it is negative (so that
 /// `-1` and `0xffffffffffffffff` can be told apart when checking ranges).
@@ -83,6 +22,31 @@ pub(crate) struct Val {
 }
 
 impl Val {
+    /// Zero (also `NULL`, and the start of a mask).
+    pub(crate) const ZERO: Val = Val {
+        bits: 0,
+        neg: false,
+    };
+
+    /// A non-negative number as written.
+    pub(crate) fn from_u64(v: u64) -> Val {
+        Val {
+            bits: v,
+            neg: false,
+        }
+    }
+
+    /// `-magnitude`, for a written `- NUMBER`; `None` below `-2^63`.
+    pub(crate) fn negated(magnitude: u64) -> Option<Val> {
+        if magnitude > i64::MIN.unsigned_abs() {
+            return None;
+        }
+        Some(Val {
+            bits: magnitude.wrapping_neg(),
+            neg: magnitude != 0,
+        })
+    }
+
     /// From a named constant's value.
     pub(crate) fn from_i64(v: i64) -> Val {
         Val {
@@ -106,7 +70,7 @@ impl Val {
 /// `2^w` and read in the type's signedness. Returns the 64-bit extended
 /// value, or `None` if it does not fit.
 pub(crate) fn fit(ty: ArgType, v: Val) -> Option<u64> {
-    let w = width(ty);
+    let w = types::width(ty);
     if w < 64 {
         let ok = if v.neg {
             (v.bits as i64) >= (-1i64).wrapping_shl(w.wrapping_sub(1))
@@ -117,7 +81,7 @@ pub(crate) fn fit(ty: ArgType, v: Val) -> Option<u64> {
             return None;
         }
     }
-    Some(extend(ty, v.bits))
+    Some(types::extend(ty, v.bits))
 }
 
 /// Finds a syscall by name, with or without the `sys_` prefix.

@@ -1,4 +1,5 @@
-//! Compiler: parse tree (in [`Scratch`]) to a [`Program`].
+//! Compiler: the parse tree ([`ast`](super::ast)) to a [`Program`]; and
+//! [`compile`], the whole pipeline (lexer → parser → this → program).
 //!
 //! Rules are grouped by syscall number (a counting sort, so the output is
 //! in number order whatever the source order). Per syscall:
@@ -12,98 +13,88 @@
 //!   with a jump target for "true" and one for "false". The targets are
 //!   computed top-down with an explicit stack: in `a && b` the true-target
 //!   of `a` is `b`'s first predicate; in `a || b` its false-target is; `!`
-//!   swaps the two. Every target is a later predicate or an exit, so the
-//!   program only moves forward.
+//!   swaps the two; the false exit of one rule is the first predicate of the
+//!   next rule for the same syscall. Every target is a later predicate or
+//!   an exit, so the program only moves forward.
 //!
-//! The same traversal writes the readback code (prefix order) used by the
-//! [printer](super::printer).
+//! The same traversal writes the readback code (prefix order, see
+//! [`program::code`](super::program::code)) that the printer reads.
+//!
+//! Size is checked first, in source order ([`check_size`]), so that
+//! `ProgramTooLarge` names the first rule that does not fit.
+//!
+//! # Worked example
+//!
+//! (Checked by the unit test `compile_doc_example`, which compiles the
+//! policy below for x86_64 and compares the result with these tables.)
+//!
+//! ```text
+//! default errno EPERM
+//! read:  fd == 0 || fd > 2 && !(count & 0xfff)
+//! write: fd == 1 || fd == 2
+//! read:  count == 0
+//! close: 1
+//! kill:  pid < 0 && 0
+//! ```
+//!
+//! The parser has already simplified the rules: `kill`'s (`pid < 0 && 0`)
+//! folded to `0`, so `kill` keeps the default action; `close: 1` is a
+//! constant; `&&` binds tighter than `||`, so `read`'s first rule is
+//! `fd == 0 || (fd > 2 && !(count & 0xfff))`. The compiler emits:
+//!
+//! ```text
+//! default:  errno EPERM
+//! allow:    close (3)
+//! dispatch: read (0) -> 0, write (1) -> 4; all others -> default
+//!
+//! pred  syscall  comparison       on true  on false
+//!    0  read     fd == 0          ACCEPT   1
+//!    1  read     fd > 2           2        3
+//!    2  read     count & 0xfff    3        ACCEPT
+//!    3  read     count == 0       ACCEPT   REJECT
+//!    4  write    fd == 1          ACCEPT   5
+//!    5  write    fd == 2          ACCEPT   REJECT
+//!
+//! code: GROUP 2, OR 2, LEAF, AND 2, LEAF, !LEAF, LEAF, GROUP 1, OR 2, LEAF, LEAF
+//! ```
+//!
+//! How the targets come about, for `read` (a group of two rules):
+//!
+//! * rule 1 gets the exits (ACCEPT, 3): true allows, false falls through to
+//!   rule 2, which starts at predicate 3 (rule 1 has 3 comparisons);
+//! * its `||` passes its children (ACCEPT, next child): `fd == 0` gets
+//!   (ACCEPT, 1), and the `&&` node, last child, the `||`'s own (ACCEPT, 3);
+//! * the `&&` passes (next child, its false exit): `fd > 2` gets (2, 3), and
+//!   the last child `!(count & 0xfff)` the `&&`'s own (ACCEPT, 3), which
+//!   the `!` swaps to (3, ACCEPT);
+//! * rule 2, the last one, gets (ACCEPT, REJECT).
+//!
+//! `read(5, buf, 16)` runs predicate 0 (false) → 1 (true) → 2 (`16 & 0xfff`,
+//! true) → 3 (false) → REJECT: `errno EPERM`. `read(5, buf, 4096)` ends at
+//! predicate 2 (false) → ACCEPT. `close(...)` is allowed by the bitmap
+//! without a predicate; `kill(...)` and `openat(...)` find dispatch entry 0
+//! and get the default action.
+//!
+//! Compare the comment above `predicate_parse()` in the kernel's
+//! `kernel/trace/trace_events_filter.c`, which compiles
+//! `a && !(!b || (c && g)) || d || e && !f` the same way: ftrace's
+//! `struct prog_entry` has one `target` and a `when_to_branch` bit and falls
+//! through to the next entry otherwise, with `TRUE`/`FALSE` at the end.
+//! Here each predicate names both targets, so all the syscalls' programs
+//! share one array without fall-through, and `!` costs nothing at run
+//! time: it only swaps the two targets.
 
+use super::ast::{node_kind, DefaultAction, Leaf, Rule, Tree, NIL};
+use super::error::{Error, ErrorCode, StageResult};
 use super::limits::{
-    MAX_CODE, MAX_NODES, MAX_NR, MAX_OPSTACK, MAX_PREDICATES, MAX_PROGRAM_PREDICATES, MAX_RULES,
+    MAX_CODE, MAX_NODES, MAX_NR, MAX_POLICY_BYTES, MAX_PROGRAM_PREDICATES, MAX_RULES,
 };
-use super::parser::{self, OpFrame};
-use super::program::{Pred, Program, ACCEPT, REJECT};
+use super::parser::{self, OpStack, ValStack};
+use super::program::code;
+use super::program::layout::{Pred, Program, ACCEPT, REJECT};
+use super::program::Verdict;
+use super::types;
 use super::uapi::tables::Arch;
-use super::{Error, ErrorCode};
-
-/// "No node".
-pub(crate) const NIL: u16 = 0xffff;
-
-/// Parse tree node kinds.
-pub(crate) mod node_kind {
-    /// A comparison (`data` = index in `Scratch::leaves`).
-    pub(crate) const LEAF: u8 = 1;
-    /// `&&` over `data` children.
-    pub(crate) const AND: u8 = 2;
-    /// `||` over `data` children.
-    pub(crate) const OR: u8 = 3;
-    /// Literal `1`/`0` (`data`).
-    pub(crate) const CONST: u8 = 4;
-}
-
-/// Readback code units (`u16`): kind in bits 0..3, [`code::NEG`], and a
-/// count in bits 4..16.
-pub(crate) mod code {
-    /// A comparison (the next predicate).
-    pub(crate) const LEAF: u16 = 1;
-    /// `&&` over `count` children that follow.
-    pub(crate) const AND: u16 = 2;
-    /// `||` over `count` children that follow.
-    pub(crate) const OR: u16 = 3;
-    /// A syscall's group header: `count` rules follow.
-    pub(crate) const GROUP: u16 = 4;
-    /// The subtree is negated.
-    pub(crate) const NEG: u16 = 8;
-    /// Mask of the kind bits.
-    pub(crate) const KIND: u16 = 7;
-    /// Shift of the count.
-    pub(crate) const COUNT_SHIFT: u32 = 4;
-    /// Largest count.
-    pub(crate) const MAX_COUNT: usize = 0x0fff;
-}
-
-/// One parse tree node (12 bytes).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Node {
-    pub(crate) kind: u8,
-    pub(crate) neg: bool,
-    /// Number of comparisons below (and including) this node.
-    pub(crate) leaves: u16,
-    /// Number of readback code units of this subtree.
-    pub(crate) units: u16,
-    /// First child (AND/OR).
-    pub(crate) first: u16,
-    /// Last child (AND/OR).
-    pub(crate) last: u16,
-    /// Next sibling.
-    pub(crate) next: u16,
-    /// LEAF: leaf index; AND/OR: child count; CONST: 0 or 1.
-    pub(crate) data: u16,
-}
-
-impl Node {
-    pub(crate) const ZERO: Node = Node {
-        kind: 0,
-        neg: false,
-        leaves: 0,
-        units: 0,
-        first: NIL,
-        last: NIL,
-        next: NIL,
-        data: 0,
-    };
-}
-
-/// One parsed rule.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Rule {
-    /// Syscall number.
-    pub(crate) nr: u16,
-    /// Root node of its expression.
-    pub(crate) root: u16,
-    /// Offset of the syscall name in the source (for errors).
-    pub(crate) offset: u32,
-}
 
 /// A pending subtree of the target computation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,17 +110,18 @@ pub(crate) struct Frame {
 /// value, so the kernel can allocate it zeroed; its contents between calls
 /// do not matter. 114 696 bytes ([`Scratch::SIZE`]).
 pub struct Scratch {
-    pub(crate) nodes: [Node; MAX_NODES],
-    pub(crate) leaves: [Pred; MAX_PREDICATES],
-    pub(crate) rules: [Rule; MAX_RULES],
+    /// The parser's output, this module's input.
+    pub(crate) tree: Tree,
+    /// The parser's operator stack.
+    pub(crate) ops: OpStack,
+    /// The parser's operand stack.
+    pub(crate) vals: ValStack,
+    /// Rule indices sorted by syscall number.
     pub(crate) order: [u16; MAX_RULES],
+    /// Counting-sort buckets, one per syscall number (+1).
     pub(crate) bucket: [u16; MAX_NR + 1],
+    /// The target computation's stack.
     pub(crate) stack: [Frame; MAX_CODE],
-    pub(crate) ops: [OpFrame; MAX_OPSTACK],
-    pub(crate) vals: [u16; MAX_OPSTACK + 1],
-    pub(crate) n_nodes: u16,
-    pub(crate) n_leaves: u16,
-    pub(crate) n_rules: u16,
 }
 
 #[cfg(not(strbox_kmod))]
@@ -148,25 +140,12 @@ impl Scratch {
     #[cfg(not(strbox_kmod))]
     pub fn new() -> Self {
         Scratch {
-            nodes: [Node::ZERO; MAX_NODES],
-            leaves: [Pred::ZERO; MAX_PREDICATES],
-            rules: [Rule {
-                nr: 0,
-                root: 0,
-                offset: 0,
-            }; MAX_RULES],
+            tree: Tree::new(),
+            ops: [parser::OpFrame::default(); super::limits::MAX_OPSTACK],
+            vals: [0; super::limits::MAX_OPSTACK + 1],
             order: [0; MAX_RULES],
             bucket: [0; MAX_NR + 1],
-            stack: [Frame {
-                node: 0,
-                on_true: 0,
-                on_false: 0,
-            }; MAX_CODE],
-            ops: [OpFrame::default(); MAX_OPSTACK],
-            vals: [0; MAX_OPSTACK + 1],
-            n_nodes: 0,
-            n_leaves: 0,
-            n_rules: 0,
+            stack: [Frame::default(); MAX_CODE],
         }
     }
 }
@@ -181,41 +160,37 @@ pub fn compile(
     out: &mut Program,
 ) -> Result<(), Error> {
     out.init_in_place();
-    if src.len() > super::limits::MAX_POLICY_BYTES {
-        return Err(Error::at(
-            src,
-            ErrorCode::PolicyTooLarge,
-            super::limits::MAX_POLICY_BYTES,
-        ));
+    if src.len() > MAX_POLICY_BYTES {
+        return Err(Error::at(src, ErrorCode::PolicyTooLarge, MAX_POLICY_BYTES));
     }
-    let parsed = parser::parse(src, arch, scratch).map_err(|(c, o)| Error::at(src, c, o))?;
-    out.default_action = parsed.default_action;
-    out.default_errno = parsed.default_errno;
-    emit(scratch, out).map_err(|(c, o)| Error::at(src, c, o))
+    let located = |(c, o)| Error::at(src, c, o);
+    let s = scratch;
+    let default =
+        parser::parse(src, arch, &mut s.tree, &mut s.ops, &mut s.vals).map_err(located)?;
+    out.set_default_verdict(match default {
+        DefaultAction::Kill => Verdict::Kill,
+        DefaultAction::Errno(e) => Verdict::Errno(e),
+        DefaultAction::Log => Verdict::Log,
+    });
+    emit(s, out).map_err(located)
 }
 
-type CResult<T> = Result<T, (ErrorCode, usize)>;
-
-/// Checks, in source order, that the compiled layer will fit, so that
-/// the error names the first rule that does not fit. Also fills the
-/// constant-allow bitmap.
-fn check_size(s: &mut Scratch, out: &mut Program) -> CResult<()> {
-    let n_rules = usize::from(s.n_rules).min(MAX_RULES);
-    for r in s.rules.iter().take(n_rules) {
-        let n = node(s, r.root);
+/// Fills the constant-allow bitmap (the only place that does), then checks,
+/// in source order, that the compiled layer will fit, so that the error
+/// names the first rule that does not fit.
+fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
+    for r in s.tree.rules() {
+        let n = s.tree.node(r.root);
         if n.kind == node_kind::CONST && n.data != 0 {
-            let nr = usize::from(r.nr);
-            if let Some(w) = out.allow.get_mut(nr / 64) {
-                *w |= 1u64 << (nr % 64);
-            }
+            out.set_always_allows(usize::from(r.nr));
         }
     }
     // `bucket` marks syscalls that already have a group header.
     s.bucket.fill(0);
     let mut preds = 0usize;
     let mut units = 0usize;
-    for r in s.rules.iter().take(n_rules) {
-        let n = node(s, r.root);
+    for r in s.tree.rules() {
+        let n = s.tree.node(r.root);
         if n.kind == node_kind::CONST || out.always_allows(u32::from(r.nr)) {
             continue;
         }
@@ -225,7 +200,7 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> CResult<()> {
                 units = units.wrapping_add(1);
             }
         }
-        preds = preds.wrapping_add(usize::from(n.leaves));
+        preds = preds.wrapping_add(usize::from(n.preds));
         units = units.wrapping_add(usize::from(n.units));
         if preds > MAX_PROGRAM_PREDICATES || units > MAX_CODE {
             return Err((ErrorCode::ProgramTooLarge, r.offset as usize));
@@ -235,12 +210,12 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> CResult<()> {
 }
 
 /// Groups the rules by syscall number and emits each group.
-fn emit(s: &mut Scratch, out: &mut Program) -> CResult<()> {
+fn emit(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
     check_size(s, out)?;
-    let n_rules = usize::from(s.n_rules).min(MAX_RULES);
+    let n_rules = s.tree.rules().len();
     // Counting sort of rule indices by syscall number (stable).
     s.bucket.fill(0);
-    for r in s.rules.iter().take(n_rules) {
+    for r in s.tree.rules() {
         if let Some(b) = s.bucket.get_mut(usize::from(r.nr).wrapping_add(1)) {
             *b = b.wrapping_add(1);
         }
@@ -251,7 +226,7 @@ fn emit(s: &mut Scratch, out: &mut Program) -> CResult<()> {
         *b = sum;
     }
     // bucket[nr] is now the start of nr's run; fill `order`.
-    for (i, r) in s.rules.iter().take(n_rules).enumerate() {
+    for (i, r) in s.tree.rules().iter().enumerate() {
         if let Some(b) = s.bucket.get_mut(usize::from(r.nr)) {
             if let Some(o) = s.order.get_mut(usize::from(*b)) {
                 *o = i as u16;
@@ -262,7 +237,11 @@ fn emit(s: &mut Scratch, out: &mut Program) -> CResult<()> {
     // Now the run of nr ends at bucket[nr]; walk runs in order.
     let mut i = 0usize;
     while i < n_rules {
-        let Some(first) = s.order.get(i).and_then(|&r| s.rules.get(usize::from(r))) else {
+        let Some(first) = s
+            .order
+            .get(i)
+            .and_then(|&r| s.tree.rules.get(usize::from(r)))
+        else {
             break;
         };
         let nr = first.nr;
@@ -270,7 +249,7 @@ fn emit(s: &mut Scratch, out: &mut Program) -> CResult<()> {
         while j < n_rules
             && s.order
                 .get(j)
-                .and_then(|&r| s.rules.get(usize::from(r)))
+                .and_then(|&r| s.tree.rules.get(usize::from(r)))
                 .is_some_and(|r| r.nr == nr)
         {
             j = j.wrapping_add(1);
@@ -281,53 +260,41 @@ fn emit(s: &mut Scratch, out: &mut Program) -> CResult<()> {
     Ok(())
 }
 
-fn node(s: &Scratch, id: u16) -> Node {
-    s.nodes.get(usize::from(id)).copied().unwrap_or(Node::ZERO)
-}
-
 fn rule_at(s: &Scratch, i: usize) -> Rule {
     s.order
         .get(i)
-        .and_then(|&r| s.rules.get(usize::from(r)))
+        .and_then(|&r| s.tree.rules.get(usize::from(r)))
         .copied()
-        .unwrap_or_default()
+        .unwrap_or(Rule::ZERO)
 }
 
 /// Emits the rules `order[from..to]` (all for one syscall).
-fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> CResult<()> {
+fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageResult<()> {
     let first = rule_at(s, from);
     let nr = usize::from(first.nr);
+    if out.always_allows(u32::from(first.nr)) {
+        // One of its rules reduced to `1`: check_size has put the syscall in
+        // the bitmap, and it needs no predicates.
+        return Ok(());
+    }
+    // The other constant rules are `0`: dropped.
     let mut live = 0usize;
     for i in from..to {
-        let n = node(s, rule_at(s, i).root);
-        if n.kind == node_kind::CONST {
-            if n.data != 0 {
-                // Constant true: the syscall is always allowed.
-                if let Some(w) = out.allow.get_mut(nr / 64) {
-                    *w |= 1u64 << (nr % 64);
-                }
-                return Ok(());
-            }
-        } else {
+        if s.tree.node(rule_at(s, i).root).kind != node_kind::CONST {
             live = live.wrapping_add(1);
         }
     }
     if live == 0 {
         return Ok(());
     }
-    let Some(d) = out.dispatch.get_mut(nr) else {
+    if !out.set_first_pred(nr) {
         return Err((ErrorCode::SyscallNotSupported, first.offset as usize));
-    };
-    *d = out.n_preds.wrapping_add(1);
-    push_code(
-        out,
-        code::GROUP | ((live.min(code::MAX_COUNT) as u16) << code::COUNT_SHIFT),
-        first.offset,
-    )?;
+    }
+    push_code(out, code::unit(code::GROUP, false, live), first.offset)?;
     let mut remaining = live;
     for i in from..to {
         let rule = rule_at(s, i);
-        let root = node(s, rule.root);
+        let root = s.tree.node(rule.root);
         if root.kind == node_kind::CONST {
             continue;
         }
@@ -335,21 +302,20 @@ fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> CResult<
         let on_false = if remaining == 0 {
             REJECT
         } else {
-            out.n_preds.wrapping_add(root.leaves)
+            out.next_pred().wrapping_add(root.preds)
         };
         lay_out(s, out, rule.root, ACCEPT, on_false, rule.offset)?;
     }
     Ok(())
 }
 
-fn push_code(out: &mut Program, unit: u16, offset: u32) -> CResult<usize> {
-    let i = usize::from(out.n_code);
-    match out.code.get_mut(i) {
-        Some(slot) if i < MAX_CODE => *slot = unit,
-        _ => return Err((ErrorCode::ProgramTooLarge, offset as usize)),
+/// Appends a readback unit, or fails with `ProgramTooLarge` at `offset`.
+fn push_code(out: &mut Program, unit: u16, offset: u32) -> StageResult<()> {
+    if out.push_code(unit) {
+        Ok(())
+    } else {
+        Err((ErrorCode::ProgramTooLarge, offset as usize))
     }
-    out.n_code = out.n_code.wrapping_add(1);
-    Ok(i)
 }
 
 /// Lays out one rule's tree from `root` with the given exits.
@@ -360,7 +326,7 @@ fn lay_out(
     on_true: u16,
     on_false: u16,
     offset: u32,
-) -> CResult<()> {
+) -> StageResult<()> {
     let err = (ErrorCode::ProgramTooLarge, offset as usize);
     let mut sp = 0usize;
     match s.stack.get_mut(sp) {
@@ -386,39 +352,36 @@ fn lay_out(
         let Some(fr) = s.stack.get(sp).copied() else {
             return Err(err);
         };
-        let n = node(s, fr.node);
+        let n = s.tree.node(fr.node);
         let (t, f) = if n.neg {
             (fr.on_false, fr.on_true)
         } else {
             (fr.on_true, fr.on_false)
         };
-        let neg = if n.neg { code::NEG } else { 0 };
         match n.kind {
             node_kind::LEAF => {
-                push_code(out, code::LEAF | neg, offset)?;
-                let mut p = s
+                push_code(out, code::unit(code::LEAF, n.neg, 0), offset)?;
+                let leaf = s
+                    .tree
                     .leaves
                     .get(usize::from(n.data))
                     .copied()
-                    .unwrap_or(Pred::ZERO);
+                    .unwrap_or(Leaf::ZERO);
+                let mut p = Pred::new(leaf.arg, leaf.op, types::ty_from_code(leaf.ty), leaf.value);
                 p.on_true = t;
                 p.on_false = f;
-                let i = usize::from(out.n_preds);
-                match out.preds.get_mut(i) {
-                    Some(slot) => *slot = p,
-                    None => return Err((ErrorCode::ProgramTooLarge, offset as usize)),
+                if !out.push_pred(p) {
+                    return Err(err);
                 }
-                out.n_preds = out.n_preds.wrapping_add(1);
             }
             node_kind::AND | node_kind::OR => {
                 let is_and = n.kind == node_kind::AND;
                 let kind = if is_and { code::AND } else { code::OR };
-                let count = usize::from(n.data).min(code::MAX_COUNT) as u16;
-                push_code(out, kind | neg | (count << code::COUNT_SHIFT), offset)?;
+                push_code(out, code::unit(kind, n.neg, usize::from(n.data)), offset)?;
                 // Children in order, with their targets; pushed, then the
                 // pushed run is reversed so the first child is on top.
                 let base = sp;
-                let mut start = out.n_preds; // first predicate of the child
+                let mut start = out.next_pred(); // first predicate of the child
                 let mut c = n.first;
                 let mut guard = MAX_NODES;
                 while c != NIL {
@@ -426,8 +389,8 @@ fn lay_out(
                         Some(g) => g,
                         None => return Err(err),
                     };
-                    let cn = node(s, c);
-                    let next_start = start.wrapping_add(cn.leaves);
+                    let cn = s.tree.node(c);
+                    let next_start = start.wrapping_add(cn.preds);
                     let (ct, cf) = if cn.next == NIL {
                         (t, f)
                     } else if is_and {

@@ -1,0 +1,316 @@
+//! The layout of a compiled layer, and the only code that encodes or decodes
+//! its parts.
+//!
+//! A [`Program`] is one plain value of fixed size ([`Program::SIZE`] =
+//! 21 576 bytes) made only of integer arrays: all-zero is a valid, empty
+//! program (no rules, default `kill`), so the kernel can allocate it zeroed
+//! and compile into it in place. Its parts:
+//!
+//! | part | size | role |
+//! | --- | ---: | --- |
+//! | `allow` | 64 B | bitmap over syscall numbers `0..MAX_NR` whose verdict is a constant "allow" (a rule that reduced to `1`): one bit test, no predicate |
+//! | `dispatch` | 1 KiB | per syscall number: 0 = no rule (the default action), else 1 + the index of its first predicate |
+//! | `preds` | 16 KiB | [`MAX_PROGRAM_PREDICATES`] × 16-byte [`Pred`]s |
+//! | `code` | 4 KiB | [`MAX_CODE`] readback units ([`super::code`]) |
+//! | counters, default | 8 B | predicates and code units in use, default action and errno |
+//!
+//! Each predicate compares one argument with a constant and names two jump
+//! targets, one taken when the comparison holds and one when it fails. A
+//! target is either a later predicate (targets only ever move forward, so
+//! evaluation always ends) or one of the two exits: [`ACCEPT`] (allow) or
+//! [`REJECT`] (default action). This is the shape of ftrace's 2018 filter
+//! "prog" (`struct prog_entry`, `target` and `when_to_branch`).
+
+use super::super::limits::{MAX_CODE, MAX_NR, MAX_PROGRAM_PREDICATES};
+use super::super::types::{self, op};
+use super::super::uapi::tables::ArgType;
+use super::eval::Verdict;
+
+/// Jump target: the syscall is allowed.
+pub const ACCEPT: u16 = 0xffff;
+/// Jump target: no rule allows the syscall; the default action applies.
+pub const REJECT: u16 = 0xfffe;
+
+/// The sign bias: a signed ordering (`<` `<=` `>` `>=` on a signed type)
+/// is done as one unsigned compare of `x ^ SIGN_BIAS` with a constant that
+/// was stored XOR'ed with it too ([`Pred::new`]; undone by
+/// [`Pred::written_value`]). Flipping the top bit maps `i64::MIN..=i64::MAX`
+/// onto `0..=u64::MAX` in order.
+pub(crate) const SIGN_BIAS: u64 = 1 << 63;
+
+/// [`Pred::ext`] bit: the argument's type is signed.
+pub(crate) const EXT_SIGNED: u8 = 0x80;
+/// [`Pred::ext`] bits: 64 minus the width of the argument's type.
+pub(crate) const EXT_SHIFT: u8 = 0x3f;
+
+/// One compiled comparison (16 bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub(crate) struct Pred {
+    /// The constant, already converted to the argument's type (sign- or
+    /// zero-extended to 64 bits) and, for ordering operators on a signed
+    /// type, XOR'ed with [`SIGN_BIAS`].
+    pub(crate) value: u64,
+    /// Where to go when the comparison holds.
+    pub(crate) on_true: u16,
+    /// Where to go when it does not.
+    pub(crate) on_false: u16,
+    /// Argument index, `0..6`.
+    pub(crate) arg: u8,
+    /// One of [`types::op`].
+    pub(crate) op: u8,
+    /// `EXT_SIGNED | shift`: how to extend the register to the type.
+    pub(crate) ext: u8,
+    /// The argument type's code ([`types::ty_code`]), for printing.
+    pub(crate) ty: u8,
+}
+
+const _: () = assert!(core::mem::size_of::<Pred>() == 16);
+
+impl Pred {
+    /// The all-zero predicate (unused slots).
+    pub(crate) const ZERO: Pred = Pred {
+        value: 0,
+        on_true: 0,
+        on_false: 0,
+        arg: 0,
+        op: 0,
+        ext: 0,
+        ty: 0,
+    };
+
+    /// Encodes `args[arg] OP value` on an argument of type `ty`; `value` is
+    /// already converted to the type. Both targets are 0 (to be filled).
+    pub(crate) fn new(arg: u8, opc: u8, ty: ArgType, value: u64) -> Pred {
+        let signed = types::signed(ty);
+        let shift = types::shift(ty) as u8;
+        let bias = if signed && op::is_ordering(opc) {
+            SIGN_BIAS
+        } else {
+            0
+        };
+        Pred {
+            value: value ^ bias,
+            on_true: 0,
+            on_false: 0,
+            arg,
+            op: opc,
+            ext: if signed { shift | EXT_SIGNED } else { shift },
+            ty: types::ty_code(ty),
+        }
+    }
+
+    /// The argument's type.
+    pub(crate) fn arg_type(&self) -> ArgType {
+        types::ty_from_code(self.ty)
+    }
+
+    /// The constant as converted to the argument's type, without the sign
+    /// bias: inverse of the encoding in [`Pred::new`].
+    pub(crate) fn written_value(&self) -> u64 {
+        if op::is_ordering(self.op) && types::signed(self.arg_type()) {
+            self.value ^ SIGN_BIAS
+        } else {
+            self.value
+        }
+    }
+}
+
+/// How a default action is stored in [`Program`] (0 = kill, so that the
+/// all-zero program defaults to kill).
+mod default_action {
+    /// `default kill`
+    pub(super) const KILL: u8 = 0;
+    /// `default errno N`
+    pub(super) const ERRNO: u8 = 1;
+    /// `default log`
+    pub(super) const LOG: u8 = 2;
+}
+
+/// One compiled policy layer: allow bitmap, dispatch table, predicates,
+/// readback code, default action (`filter/src/program/layout.rs` documents
+/// each part). Its size is [`Program::SIZE`] bytes (21 576); all-zero is
+/// the valid empty program whose default action is `kill`.
+///
+/// Layout contract for the kernel: `Program` is made only of integers and
+/// arrays of integers (no references, `bool`s or enums), so zeroed memory
+/// (`kvzalloc`) is a valid `Program`, and no byte pattern can make
+/// [`Program::evaluate`] or [`Program::print`] misbehave (they bound every
+/// access and every jump). Compile into it in place with
+/// [`compile`](fn@super::super::compile).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Program {
+    pub(crate) allow: [u64; MAX_NR / 64],
+    pub(crate) dispatch: [u16; MAX_NR],
+    pub(crate) preds: [Pred; MAX_PROGRAM_PREDICATES],
+    pub(crate) code: [u16; MAX_CODE],
+    pub(crate) n_preds: u16,
+    pub(crate) n_code: u16,
+    pub(crate) default_errno: u16,
+    pub(crate) default_action: u8,
+}
+
+// The size budget of one compiled layer (one kernel allocation).
+const _: () = assert!(Program::SIZE <= 48 * 1024);
+
+#[cfg(not(strbox_kmod))]
+impl Default for Program {
+    fn default() -> Self {
+        Program::new()
+    }
+}
+
+impl Program {
+    /// Size of a compiled layer in bytes.
+    pub const SIZE: usize = core::mem::size_of::<Program>();
+
+    /// An empty program (everything gets `kill`). This builds the value on
+    /// the stack, so it does not exist in the kernel build: there, allocate
+    /// zeroed memory (all-zero is this same value) or call
+    /// [`Program::init_in_place`].
+    #[cfg(not(strbox_kmod))]
+    pub const fn new() -> Self {
+        Program {
+            allow: [0; MAX_NR / 64],
+            dispatch: [0; MAX_NR],
+            preds: [Pred::ZERO; MAX_PROGRAM_PREDICATES],
+            code: [0; MAX_CODE],
+            n_preds: 0,
+            n_code: 0,
+            default_errno: 0,
+            default_action: default_action::KILL,
+        }
+    }
+
+    /// Resets `self` to the empty program in place (no large temporary on
+    /// the stack). Afterwards it equals an all-zero program.
+    pub fn init_in_place(&mut self) {
+        self.allow.fill(0);
+        self.dispatch.fill(0);
+        self.preds.fill(Pred::ZERO);
+        self.code.fill(0);
+        self.n_preds = 0;
+        self.n_code = 0;
+        self.default_errno = 0;
+        self.default_action = default_action::KILL;
+    }
+
+    /// Size of a compiled layer in bytes (same as [`Program::SIZE`]).
+    pub fn byte_size() -> usize {
+        Program::SIZE
+    }
+
+    /// Number of compiled predicates in use.
+    pub fn predicate_count(&self) -> usize {
+        usize::from(self.n_preds)
+    }
+
+    /// Number of readback code units in use.
+    pub fn code_len(&self) -> usize {
+        usize::from(self.n_code)
+    }
+
+    // ------------------------------------------------------------ default
+
+    /// What a syscall that no rule allows gets.
+    #[inline]
+    pub fn default_verdict(&self) -> Verdict {
+        match self.default_action {
+            default_action::ERRNO => Verdict::Errno(self.default_errno),
+            default_action::LOG => Verdict::Log,
+            _ => Verdict::Kill,
+        }
+    }
+
+    /// Stores the default action: `Errno`, `Log` or `Kill` (`Allow` is
+    /// not a default action and is stored as `Kill`).
+    pub(crate) fn set_default_verdict(&mut self, v: Verdict) {
+        (self.default_action, self.default_errno) = match v {
+            Verdict::Errno(e) => (default_action::ERRNO, e),
+            Verdict::Log => (default_action::LOG, 0),
+            Verdict::Allow | Verdict::Kill => (default_action::KILL, 0),
+        };
+    }
+
+    // ------------------------------------------------- bitmap and dispatch
+
+    /// Whether syscall `nr` is allowed whatever its arguments (it is in the
+    /// constant-allow bitmap).
+    #[inline]
+    pub fn always_allows(&self, nr: u32) -> bool {
+        let i = nr as usize;
+        match self.allow.get(i / 64) {
+            Some(w) => (w >> (i % 64)) & 1 != 0,
+            None => false,
+        }
+    }
+
+    /// Puts syscall `nr` in the constant-allow bitmap (ignored beyond it).
+    pub(crate) fn set_always_allows(&mut self, nr: usize) {
+        if let Some(w) = self.allow.get_mut(nr / 64) {
+            *w |= 1u64 << (nr % 64);
+        }
+    }
+
+    /// The index of syscall `nr`'s first predicate, if it has any.
+    #[inline(always)]
+    pub(crate) fn first_pred(&self, nr: usize) -> Option<usize> {
+        match self.dispatch.get(nr) {
+            Some(&d) if d != 0 => Some(usize::from(d).wrapping_sub(1)),
+            _ => None,
+        }
+    }
+
+    /// Makes the next predicate to be pushed syscall `nr`'s first one.
+    /// False if `nr` is beyond the dispatch table.
+    pub(crate) fn set_first_pred(&mut self, nr: usize) -> bool {
+        let first = self.n_preds.wrapping_add(1);
+        match self.dispatch.get_mut(nr) {
+            Some(d) => {
+                *d = first;
+                true
+            }
+            None => false,
+        }
+    }
+
+    // ------------------------------------------------- predicates and code
+
+    /// The index the next pushed predicate will have (a jump target).
+    pub(crate) fn next_pred(&self) -> u16 {
+        self.n_preds
+    }
+
+    /// Appends a predicate; false if the array is full.
+    pub(crate) fn push_pred(&mut self, p: Pred) -> bool {
+        match self.preds.get_mut(usize::from(self.n_preds)) {
+            Some(slot) => *slot = p,
+            None => return false,
+        }
+        self.n_preds = self.n_preds.wrapping_add(1);
+        true
+    }
+
+    /// Appends a readback code unit; false if the array is full.
+    pub(crate) fn push_code(&mut self, unit: u16) -> bool {
+        match self.code.get_mut(usize::from(self.n_code)) {
+            Some(slot) => *slot = unit,
+            None => return false,
+        }
+        self.n_code = self.n_code.wrapping_add(1);
+        true
+    }
+
+    /// Predicate `i` (any slot of the array: the printer follows the
+    /// dispatch table and the readback code, which bound it themselves).
+    pub(crate) fn pred(&self, i: usize) -> Option<&Pred> {
+        self.preds.get(i)
+    }
+
+    /// Readback unit `i`, if it is in use.
+    pub(crate) fn code_at(&self, i: usize) -> Option<u16> {
+        if i >= usize::from(self.n_code) {
+            return None;
+        }
+        self.code.get(i).copied()
+    }
+}
