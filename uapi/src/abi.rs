@@ -213,7 +213,7 @@ pub const MAX_LAYERS: usize = 16;
 /// predicates summed over all its layers (`ENOSPC` beyond). This bounds the
 /// work any one syscall of a filtered task can cost, as seccomp's
 /// `MAX_INSNS_PER_PATH` does; a single layer holds at most the filter's
-/// `limits::MAX_PREDICATES` (1024), so four full layers reach it.
+/// `limits::MAX_PROGRAM_PREDICATES` (1024), so four full layers reach it.
 pub const MAX_CHAIN_PREDICATES: usize = 4096;
 
 /// `PR_SECCOMP_GET` text: each layer's canonical text is preceded by a

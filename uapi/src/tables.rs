@@ -60,7 +60,7 @@ pub struct Constant {
     pub value: i64,
 }
 
-/// Everything the filter checker needs to know about one architecture.
+/// Everything the filter resolver (filter/src/resolve.rs) needs to know about one architecture.
 #[derive(Debug)]
 pub struct Arch {
     /// `x86_64` or `aarch64`.
