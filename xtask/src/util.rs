@@ -169,5 +169,31 @@ pub fn sync_tree(src: &Path, dst: &Path, skip: &dyn Fn(&Path) -> bool) -> Result
             }
         }
     }
+    // Sources removed (or moved) since the last sync must not linger in
+    // the mirror: a stale `program.rs` beside a new `program/mod.rs` is a
+    // different crate. Build products (what `skip` names) stay.
+    for e in fs::read_dir(dst)? {
+        let e = e?;
+        let d = e.path();
+        if skip(&d) || src.join(e.file_name()).exists() {
+            continue;
+        }
+        let ext = d.extension().and_then(|x| x.to_str()).unwrap_or("");
+        let is_source = matches!(ext, "rs" | "c" | "h")
+            || d.file_name()
+                .is_some_and(|n| n == "Kbuild" || n == "Makefile");
+        if e.file_type()?.is_dir() {
+            // A source directory that is gone (build dirs hold no sources).
+            if fs::read_dir(&d)?.flatten().all(|f| {
+                let n = f.file_name();
+                let n = n.to_string_lossy();
+                n.ends_with(".rs") || n.ends_with(".c") || n.ends_with(".h")
+            }) {
+                fs::remove_dir_all(&d)?;
+            }
+        } else if is_source {
+            fs::remove_file(&d)?;
+        }
+    }
     Ok(())
 }
