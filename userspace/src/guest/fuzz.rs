@@ -74,6 +74,7 @@
 //! `0x5eed`) and the number of inputs (default 10000). The same seed and
 //! count give the same inputs, batches and calls.
 
+use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::Read as _;
 use std::os::fd::AsRawFd as _;
@@ -81,7 +82,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use strbox_filter::uapi::tables::{Arch, ArgType};
-use strbox_filter::{evaluate_chain, ErrorCode, Program, Verdict};
+use strbox_filter::{evaluate_chain, ErrorCode, Program, Scratch, Verdict};
 
 use super::util::describe_status;
 use super::{Test, TestResult};
@@ -118,10 +119,13 @@ const LOG_BUDGET: u32 = 80;
 const MAX_INPUTS_PER_BATCH: usize = 48;
 /// Most policy bytes one worker hands to the kernel (bounds its time).
 const MAX_TEXT_PER_BATCH: usize = 200 * 1024;
+/// A worker tries no further input once its layers' text is this long
+/// (every `PR_SECCOMP_GET` prints all of it).
+const MAX_GET_TEXT_PER_BATCH: usize = 64 * 1024;
 /// Most steps of one worker (size of the shared result array).
-const MAX_STEPS: usize = 400;
+const MAX_STEPS: usize = 512;
 /// Random syscalls after the installs, at most.
-const MAX_RANDOM_CALLS: u64 = 40;
+const MAX_RANDOM_CALLS: u64 = 64;
 
 /// The unprivileged ids the workers run as.
 const NOBODY: u32 = 65534;
@@ -521,30 +525,40 @@ impl Mem<'_> {
         }
         let n = len as usize;
         let mut out = vec![0u8; n];
-        let mut have = vec![false; n];
-        let mut copy = |at: u64, src: &[u8], fill: Option<u8>, slen: usize| {
-            let (s, e) = (at.max(addr), (at + slen as u64).min(addr + len));
+        let mut covered: Vec<(u64, u64)> = Vec::new();
+        let end = addr + len;
+        let mut copy = |at: u64, src: Option<&[u8]>, fill: u8, slen: usize| {
+            let (s, e) = (at.max(addr), (at + slen as u64).min(end));
             if s >= e {
                 return;
             }
-            for x in s..e {
-                let o = (x - addr) as usize;
-                out[o] = fill.unwrap_or_else(|| src[(x - at) as usize]);
-                have[o] = true;
+            let dst = &mut out[(s - addr) as usize..(e - addr) as usize];
+            match src {
+                Some(b) => dst.copy_from_slice(&b[(s - at) as usize..(e - at) as usize]),
+                None => dst.fill(fill),
             }
+            covered.push((s, e));
         };
-        let ro = self.arena.ro;
-        copy(ro, &self.arena.ro_image, None, self.arena.ro_image.len());
+        let ro = &self.arena.ro_image;
+        copy(self.arena.ro, Some(ro), 0, ro.len());
         for w in &self.writes {
             match w {
-                Wr::Bytes(at, b) => copy(*at, b, None, b.len()),
-                Wr::Fill(at, l, v) => copy(*at, &[], Some(*v), *l),
+                Wr::Bytes(at, b) => copy(*at, Some(b), 0, b.len()),
+                Wr::Fill(at, l, v) => copy(*at, None, *v, *l),
             }
         }
         for (at, b) in &self.kernel {
-            copy(*at, b, None, b.len());
+            copy(*at, Some(b), 0, b.len());
         }
-        if have.iter().all(|&h| h) {
+        covered.sort_unstable();
+        let mut reach = addr;
+        for (s, e) in covered {
+            if s > reach {
+                break;
+            }
+            reach = reach.max(e);
+        }
+        if reach >= end {
             Ok(Some(out))
         } else {
             Err(format!(
@@ -869,22 +883,24 @@ fn gen_policy(rng: &mut Rng, arch: &Arch) -> Vec<u8> {
         s.push_str(&default);
     }
     // Let the worker go on installing (and reading back) most of the time.
-    match rng.below(10) {
-        0..=5 => s.push_str("prctl: 1\n"),
-        6 => {
+    match rng.below(20) {
+        0..=15 => s.push_str("prctl: 1\n"),
+        16 | 17 => {
             let _ = writeln!(
                 s,
                 "prctl: option == {PR_SECCOMP_SET:#x} || option == {PR_SECCOMP_GET:#x}"
             );
         }
-        7 => s.push_str("sys_prctl: option >= 0x53425800 && arg4 == 0\n"),
+        18 => s.push_str("sys_prctl: option >= 0x53425800 && arg4 == 0\n"),
         _ => {}
     }
     if rng.chance(1, 2) {
         s.push_str("exit_group: 1\n");
     }
-    let big = rng.chance(1, 12);
-    let rules = if big { 1 + rng.below(4) } else { rng.below(10) };
+    // Now and then a layer near the compiled-size limit (1024 predicates),
+    // so that some chains reach MAX_CHAIN_PREDICATES (ENOSPC).
+    let big = rng.chance(1, 30);
+    let rules = if big { 1 } else { rng.below(10) };
     for _ in 0..rules {
         let name = if rng.chance(7, 8) {
             *rng.pick(POLICY_SYSCALLS)
@@ -899,7 +915,7 @@ fn gen_policy(rng: &mut Rng, arch: &Arch) -> Vec<u8> {
         }
         let expr = if big {
             // Long OR chains: hundreds of compiled predicates per layer.
-            let k = 50 + rng.below(400);
+            let k = 600 + rng.below(500);
             let field = sys.args.first().map_or("arg0", |a| a.name);
             let terms: Vec<String> = (0..k).map(|i| format!("{field} == {}", i + 1000)).collect();
             terms.join(" || ")
@@ -925,40 +941,67 @@ fn gen_policy(rng: &mut Rng, arch: &Arch) -> Vec<u8> {
 /// Hostile texts: sizes at the limit, nesting, odd bytes, long tokens.
 fn gen_hostile(rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
     let max = MAX_POLICY_BYTES;
-    let size = *rng.pick(&[max - 1, max, max + 1, max - 2, max + 2]);
-    match rng.below(16) {
+    // Texts at the size limit: an eighth of the hostile inputs (each is a
+    // 64 KiB copy and compile in the kernel and in the model).
+    if rng.chance(1, 8) {
+        let size = *rng.pick(&[max - 1, max, max + 1, max - 2, max + 2]);
+        return match rng.below(6) {
+            0 => {
+                // One comment line of exactly `size` bytes.
+                let mut v = vec![b'#'; size];
+                if rng.chance(1, 2) {
+                    v[size - 1] = b'\n';
+                }
+                v
+            }
+            1 => vec![*rng.pick(b"\n "); size],
+            2 => {
+                // Valid rules repeated up to `size` (too many rules).
+                let rules: [&[u8]; 3] = [b"getpid: 1\n", b"read: fd == 0\n", b"#\n"];
+                let rule = *rng.pick(&rules);
+                let mut v = Vec::with_capacity(size);
+                while v.len() + rule.len() <= size {
+                    v.extend_from_slice(rule);
+                }
+                v.resize(size, b' ');
+                v
+            }
+            3 => {
+                // A valid policy padded with a comment to an exact size.
+                let mut v = b"default errno EPERM\nprctl: 1\n#".to_vec();
+                v.resize(size, b'x');
+                v
+            }
+            4 => {
+                // One long line of valid tokens, no newline.
+                let mut s = String::from("read: fd == 0");
+                while s.len() < size {
+                    s.push_str(" || fd == 1");
+                }
+                s.truncate(size);
+                s.into_bytes()
+            }
+            _ => (0..size).map(|_| rng.bits() as u8).collect(),
+        };
+    }
+    // Mostly short, sometimes very long.
+    let long = |rng: &mut Rng| -> usize {
+        if rng.chance(1, 16) {
+            rng.range(4096, 70_000) as usize
+        } else {
+            *rng.pick(&[20usize, 64, 100, 255, 256, 1000])
+        }
+    };
+    match rng.below(12) {
         0 => {
-            // One comment line of exactly `size` bytes.
-            let mut v = vec![b'#'; size];
-            if rng.chance(1, 2) {
-                v[size - 1] = b'\n';
-            }
-            v
-        }
-        1 => {
-            // Blank lines up to `size`.
-            vec![*rng.pick(b"\n "); size]
-        }
-        2 => {
-            // Valid rules repeated up to about `size` (too many rules).
-            let rules: [&[u8]; 3] = [b"getpid: 1\n", b"read: fd == 0\n", b"#\n"];
-            let rule = *rng.pick(&rules);
-            let mut v = Vec::with_capacity(size);
-            while v.len() + rule.len() <= size {
-                v.extend_from_slice(rule);
-            }
-            v.resize(size, b' ');
-            v
-        }
-        3 => {
             // Deep parentheses around the limit, balanced or not.
-            let d = *rng.pick(&[31usize, 32, 33, 64, 1000, 20000]);
+            let d = *rng.pick(&[31usize, 32, 33, 34, 64, 1000, 20000]);
             let close = if rng.chance(3, 4) { d } else { d - 1 };
             format!("read: {}fd == 0{}\n", "(".repeat(d), ")".repeat(close)).into_bytes()
         }
-        4 => {
+        1 => {
             // `!` chains, with and without parentheses.
-            let d = rng.range(1, 30000) as usize;
+            let d = long(rng);
             let unit = *rng.pick(&["!", "!(", " ! "]);
             let closers = if unit == "!(" {
                 ")".repeat(d)
@@ -967,30 +1010,31 @@ fn gen_hostile(rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
             };
             format!("getppid: {}arg0 == 1{closers}\n", unit.repeat(d)).into_bytes()
         }
-        5 => {
+        2 => {
             // A very long identifier in each position.
-            let id = "a".repeat(rng.range(100, 70000) as usize);
-            match rng.below(3) {
+            let id = "a".repeat(long(rng));
+            match rng.below(4) {
                 0 => format!("{id}: 1\n"),
                 1 => format!("read: {id} == 1\n"),
+                2 => format!("default errno {id}\n"),
                 _ => format!("read: fd == {id}\n"),
             }
             .into_bytes()
         }
-        6 => {
+        3 => {
             // A very long number.
-            let digits = rng.range(20, 70000) as usize;
-            let n: String = (0..digits)
+            let n: String = (0..long(rng))
                 .map(|_| (b'0' + rng.below(10) as u8) as char)
                 .collect();
-            match rng.below(3) {
+            match rng.below(4) {
                 0 => format!("read: fd == {n}\n"),
                 1 => format!("default errno {n}\n"),
+                2 => format!("read: fd == -{n}\n"),
                 _ => format!("read: fd == 0x{n}\n"),
             }
             .into_bytes()
         }
-        7 => {
+        4 => {
             // NUL bytes in a valid policy.
             let mut v = b"default errno EPERM\nread: fd == 0\nwrite: fd == 1\n".to_vec();
             for _ in 0..1 + rng.below(3) {
@@ -999,7 +1043,7 @@ fn gen_hostile(rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
             }
             v
         }
-        8 => {
+        5 => {
             // Non-UTF-8 bytes.
             let mut v = b"read: fd == 0 # comment \xc3\xa9\n".to_vec();
             let bads: [&[u8]; 5] = [
@@ -1014,13 +1058,14 @@ fn gen_hostile(rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
             v.splice(at..at, bad.iter().copied());
             v
         }
-        9 => {
-            // Too many predicates in one rule (around MAX_PREDICATES).
+        6 => {
+            // Predicates in one rule around MAX_PREDICATES (and the
+            // compiled limit, MAX_PROGRAM_PREDICATES).
             let k = *rng.pick(&[1023usize, 1024, 1025, 2047, 2048, 2049]);
             let terms: Vec<String> = (0..k).map(|i| format!("arg0 == {i}")).collect();
             format!("getppid: {}\n", terms.join(" || ")).into_bytes()
         }
-        10 => {
+        7 => {
             // Rules around MAX_RULES.
             let k = *rng.pick(&[1023usize, 1024, 1025]);
             let mut s = String::new();
@@ -1029,16 +1074,14 @@ fn gen_hostile(rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
             }
             s.into_bytes()
         }
-        11 => {
-            // Random bytes.
-            let n = *rng.pick(&[1usize, 7, 100, 4096, max - 1, max, max + 1]);
+        8 => {
+            let n = *rng.pick(&[1usize, 7, 100, 4096]);
             (0..n).map(|_| rng.bits() as u8).collect()
         }
-        12 => {
+        9 => {
             // Dictionary soup.
             let mut v = Vec::new();
-            let n = rng.range(1, 200);
-            for _ in 0..n {
+            for _ in 0..rng.range(1, 200) {
                 if let Some(t) = dict.get(rng.index(dict.len().max(1))) {
                     v.extend_from_slice(t);
                 }
@@ -1048,21 +1091,18 @@ fn gen_hostile(rng: &mut Rng, dict: &[Vec<u8>]) -> Vec<u8> {
             }
             v
         }
-        13 => Vec::new(),
-        14 => {
-            // A valid policy padded to an exact size with a comment.
-            let mut v = b"default errno EPERM\nprctl: 1\n#".to_vec();
-            v.resize(size, b'x');
-            v
-        }
+        10 => Vec::new(),
         _ => {
-            // Long line of valid tokens without a newline.
-            let mut s = String::from("read: fd == 0");
-            while s.len() < size {
-                s.push_str(" || fd == 1");
-            }
-            s.truncate(size);
-            s.into_bytes()
+            // A value out of its type's range, a huge errno, a bad escape.
+            let cases: [&[u8]; 6] = [
+                b"read: fd == 4294967296\n",
+                b"read: fd == -2147483649\n",
+                b"default errno 4096\n",
+                b"default errno 0\n",
+                b"read: count == -9223372036854775809\n",
+                b"read: fd == \"x\"\n",
+            ];
+            rng.pick(&cases).to_vec()
         }
     }
 }
@@ -1168,7 +1208,7 @@ fn gen_envelope(rng: &mut Rng, text_len: usize) -> Envelope {
     if rng.chance(1, 16) {
         e.option_hi = rng.bits() << 32;
     }
-    if rng.chance(7, 10) {
+    if rng.chance(8, 10) {
         return e;
     }
     // Hostile: each part with some probability.
@@ -1205,7 +1245,7 @@ fn gen_envelope(rng: &mut Rng, text_len: usize) -> Envelope {
             _ => TextAt::Bad(bad_pointer(rng)),
         };
     }
-    if rng.chance(1, 3) {
+    if rng.chance(1, 4) {
         let t = text_len as u64;
         let r = rng.below(10);
         e.policy_len = Some(match r {
@@ -1266,13 +1306,13 @@ fn gen_text(ctx: &Ctx, rng: &mut Rng) -> (Origin, Vec<u8>) {
         }
     };
     match rng.below(100) {
-        0..=9 => (Origin::Corpus, pick(rng).to_vec()),
-        10..=44 => {
+        0..=5 => (Origin::Corpus, pick(rng).to_vec()),
+        6..=41 => {
             let (a, b) = (pick(rng), pick(rng));
             (Origin::Mutated, mutate(rng, a, b, &ctx.dict))
         }
-        45..=69 => (Origin::Generated, gen_policy(rng, ctx.arch)),
-        70..=79 => {
+        42..=77 => (Origin::Generated, gen_policy(rng, ctx.arch)),
+        78..=89 => {
             let g = gen_policy(rng, ctx.arch);
             let o = pick(rng);
             (Origin::Mutated, mutate(rng, &g, o, &ctx.dict))
@@ -1358,6 +1398,22 @@ struct Ctx<'a> {
     arch: &'static Arch,
     arena: &'a Arena,
     dict: Vec<Vec<u8>>,
+    /// The host compiler's working memory, reused for every input.
+    scratch: RefCell<Box<Scratch>>,
+    prog: RefCell<Box<Program>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(seed: u64, arch: &'static Arch, arena: &'a Arena) -> Ctx<'a> {
+        Ctx {
+            seed,
+            arch,
+            arena,
+            dict: parse_dict(seeds::DICT),
+            scratch: RefCell::new(Box::new(Scratch::new())),
+            prog: RefCell::new(Box::new(Program::new())),
+        }
+    }
 }
 
 fn neg(errno: i32) -> i64 {
@@ -1527,7 +1583,13 @@ fn predict_set(
     let Some(bytes) = mem.read(got.policy, rl)? else {
         return fail(checks, libc::EFAULT);
     };
-    match crate::policy::compile_policy(&bytes, ctx.arch) {
+    let compiled = {
+        let mut scratch = ctx.scratch.borrow_mut();
+        let mut prog = ctx.prog.borrow_mut();
+        strbox_filter::compile(&bytes, ctx.arch, &mut scratch, &mut prog)
+            .map(|()| Box::new((**prog).clone()))
+    };
+    match compiled {
         Err(pe) => {
             let errno = if pe.code == ErrorCode::PolicyTooLarge {
                 libc::E2BIG
@@ -2186,6 +2248,8 @@ struct Batch {
     inputs: Vec<InputInfo>,
     /// Layers the worker has when its random calls start.
     layers: usize,
+    /// Why the batch ended (for statistics).
+    ended: &'static str,
 }
 
 /// An escaped preview of a policy text.
@@ -2230,10 +2294,12 @@ fn build_batch(
     let mut i = first;
     let mut kill_probe: Option<Step> = None;
     let prctl = libc::SYS_prctl as u64;
+    let mut ended = "input limit";
     while i < total
         && i - first < MAX_INPUTS_PER_BATCH
         && text_bytes < MAX_TEXT_PER_BATCH
         && steps.len() + 8 < MAX_STEPS - MAX_RANDOM_CALLS as usize
+        && sim.text.len() < MAX_GET_TEXT_PER_BATCH
     {
         budget.at = i;
         let mut rng = Rng::new(ctx.seed, i as u64);
@@ -2273,9 +2339,11 @@ fn build_batch(
                     writes: set.writes,
                     checks,
                 });
+                ended = "prctl denied by a layer";
                 break;
             }
             Verdict::Kill => {
+                ended = "prctl killed by a layer";
                 if budget.take_kill() {
                     inputs.push(info);
                     kill_probe = Some(Step {
@@ -2292,7 +2360,10 @@ fn build_batch(
                 }
                 break;
             }
-            Verdict::Log => break,
+            Verdict::Log => {
+                ended = "prctl logged by a layer";
+                break;
+            }
         }
         inputs.push(info);
         text_bytes += text.len();
@@ -2314,7 +2385,7 @@ fn build_batch(
         // The task is exactly as before (or has exactly the new layer).
         let lc = [u64::from(PR_SECCOMP_GET), 0, 0, 0, 0, 0];
         let lv = sim.verdict(prctl, &lc);
-        if (reached != Expect::Ret(0) || rng.chance(1, 2)) && budget.may_run(lv) {
+        if (reached != Expect::Ret(0) || rng.chance(1, 4)) && budget.may_run(lv) {
             steps.push(Step {
                 kind: StepKind::LenCheck,
                 input: i,
@@ -2348,13 +2419,26 @@ fn build_batch(
         i += 1;
     }
     let end = i;
+    if end == total {
+        ended = "last input";
+    } else if text_bytes >= MAX_TEXT_PER_BATCH {
+        ended = "text limit";
+    } else if sim.text.len() >= MAX_GET_TEXT_PER_BATCH {
+        ended = "layer text limit";
+    }
     let layers = sim.layers.len();
     // Random syscalls under the layers (none without layers: nothing of
     // strbox's to test there).
     let mut dead = false;
     if layers > 0 {
-        let n = brng.range(MAX_RANDOM_CALLS / 4, MAX_RANDOM_CALLS + 1);
-        for k in 0..n {
+        // Up to n calls made; candidates with a verdict whose record the
+        // budget has no room for are not made (they cost nothing).
+        let n = brng.range(MAX_RANDOM_CALLS / 4, MAX_RANDOM_CALLS + 1) as usize;
+        let mut made = 0;
+        for k in 0..4 * n {
+            if made == n {
+                break;
+            }
             let (nr, args, name) = gen_random_call(&mut brng, ctx.arena, ctx.arch);
             let v = sim.verdict(nr, &args);
             let expect = match v {
@@ -2369,9 +2453,10 @@ fn build_batch(
                 _ if budget.may_run(v) => Expect::Any,
                 _ => continue,
             };
+            made += 1;
             steps.push(Step {
                 kind: StepKind::Random,
-                input: k as usize,
+                input: k,
                 name,
                 nr,
                 args,
@@ -2414,6 +2499,7 @@ fn build_batch(
         steps,
         inputs,
         layers,
+        ended,
     })
 }
 
@@ -2724,7 +2810,7 @@ struct Stats {
     denied: usize,
     kill_probes: usize,
     by_origin: std::collections::BTreeMap<&'static str, (usize, usize)>,
-    gets: std::collections::BTreeMap<i64, usize>,
+    gets: std::collections::BTreeMap<String, usize>,
     len_checks: usize,
     random: usize,
     random_errno: usize,
@@ -2735,6 +2821,9 @@ struct Stats {
     alarms: usize,
     max_layers: usize,
     no_nnp_workers: usize,
+    steps: usize,
+    alarm_skipped: Vec<usize>,
+    ended: std::collections::BTreeMap<&'static str, usize>,
 }
 
 fn errno_name(arch: &Arch, r: i64) -> String {
@@ -2884,7 +2973,16 @@ fn run_batch(ctx: &Ctx, b: &Batch, shm: &SharedMap, stats: &mut Stats) -> Result
                 }
             }
             StepKind::LenCheck => stats.len_checks += 1,
-            StepKind::Get => *stats.gets.entry(r).or_default() += 1,
+            StepKind::Get => {
+                let key = if matches!(st.verdict, Verdict::Errno(_)) {
+                    "denied by a layer".to_string()
+                } else if r >= 0 {
+                    "ok".to_string()
+                } else {
+                    errno_name(ctx.arch, r)
+                };
+                *stats.gets.entry(key).or_default() += 1;
+            }
             StepKind::Denied => stats.denied += 1,
             StepKind::Random => {
                 stats.random += 1;
@@ -2897,8 +2995,15 @@ fn run_batch(ctx: &Ctx, b: &Batch, shm: &SharedMap, stats: &mut Stats) -> Result
     }
     if completed < b.steps.len() && sig == Some(libc::SIGALRM) {
         // Inputs whose SET did not complete go to the next worker.
+        // An input whose SET did not complete in a worker of its own is
+        // skipped (reported, not retried forever): the alarm is a bound on
+        // time, not a verdict.
         if let Some(first_missing) = (b.first..b.end).find(|i| !set_done.contains(i)) {
             next_input = first_missing;
+            if first_missing == b.first {
+                stats.alarm_skipped.push(first_missing);
+                next_input += 1;
+            }
         }
     }
     stats.max_layers = stats.max_layers.max(b.layers);
@@ -2968,21 +3073,24 @@ fn fuzz_prctl() -> TestResult {
     let mut kmsg = Kmsg::open_at_end()?;
     let arena = Arena::new()?;
     let shm = SharedMap::new()?;
-    let ctx = Ctx {
-        seed: cfg.seed,
-        arch,
-        arena: &arena,
-        dict: parse_dict(seeds::DICT),
-    };
+    let ctx = Ctx::new(cfg.seed, arch, &arena);
     let mut budget = Budget::new(cfg.policies);
     let mut stats = Stats::default();
     let start = Instant::now();
     let mut next = 0;
     let mut failure = None;
+    let (mut t_build, mut t_run) = (Duration::ZERO, Duration::ZERO);
     while next < cfg.policies {
+        let t0 = Instant::now();
         let b = build_batch(&ctx, cfg.policies, next, &mut budget)?;
-        match run_batch(&ctx, &b, &shm, &mut stats) {
-            Ok(n) => next = n.max(b.first + usize::from(b.end == b.first)),
+        let t1 = Instant::now();
+        t_build += t1 - t0;
+        stats.steps += b.steps.len();
+        *stats.ended.entry(b.ended).or_default() += 1;
+        let r = run_batch(&ctx, &b, &shm, &mut stats);
+        t_run += t1.elapsed();
+        match r {
+            Ok(n) => next = n,
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -3012,17 +3120,7 @@ fn fuzz_prctl() -> TestResult {
         .iter()
         .map(|(o, (t, a))| format!("{o} {a}/{t}"))
         .collect();
-    let gets: Vec<String> = stats
-        .gets
-        .iter()
-        .map(|(r, n)| {
-            if *r >= 0 {
-                format!("ok {n}")
-            } else {
-                format!("{} {n}", errno_name(arch, *r))
-            }
-        })
-        .collect();
+    let gets: Vec<String> = stats.gets.iter().map(|(k, n)| format!("{k} {n}")).collect();
     println!(
         "# fuzz_prctl: accepted by origin: {}; up to {} layers per worker; {} layer-text length checks; GET probes: {}",
         origins.join(", "),
@@ -3031,9 +3129,15 @@ fn fuzz_prctl() -> TestResult {
         if gets.is_empty() { "none".into() } else { gets.join(", ") }
     );
     println!(
-        "# fuzz_prctl: {} workers ({} without no_new_privs): {} exited, {} killed by a kill verdict ({} on a random syscall, {} on prctl), {} killed at their end, {} alarms; {} prctl denied by a layer's errno; {} random syscalls got an errno verdict",
+        "# fuzz_prctl: {} workers ({} without no_new_privs; batches ended by: {}): {} exited, {} killed by a kill verdict ({} on a random syscall, {} on prctl), {} killed at their end, {} alarms; {} prctl denied by a layer's errno; {} random syscalls got an errno verdict",
         stats.workers,
         stats.no_nnp_workers,
+        stats
+            .ended
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         stats.exits,
         stats.random_killed + stats.kill_probes,
         stats.random_killed,
@@ -3044,7 +3148,7 @@ fn fuzz_prctl() -> TestResult {
         stats.random_errno
     );
     println!(
-        "# fuzz_prctl: {} kernel log records during the fuzz ({} strbox log/kill){}; took {:.1} s",
+        "# fuzz_prctl: {} kernel log records during the fuzz ({} strbox log/kill){}; took {:.1} s ({:.1} s generating and predicting, {:.1} s in the workers' {} steps)",
         lines.len(),
         records,
         if lost {
@@ -3052,7 +3156,10 @@ fn fuzz_prctl() -> TestResult {
         } else {
             ""
         },
-        took.as_secs_f64()
+        took.as_secs_f64(),
+        t_build.as_secs_f64(),
+        t_run.as_secs_f64(),
+        stats.steps
     );
     if let Some(e) = failure {
         return Err(format!("fuzz_prctl: {e}"));
@@ -3071,8 +3178,14 @@ fn fuzz_prctl() -> TestResult {
         "seed {:#x}: kernel log records were overwritten during the fuzz (cannot check them all)",
         cfg.seed
     );
+    if !stats.alarm_skipped.is_empty() {
+        println!(
+            "# fuzz_prctl: inputs skipped after their worker's alarm (5 s) went off before their SET completed: {:?}",
+            stats.alarm_skipped
+        );
+    }
     crate::ensure!(
-        stats.tried == cfg.policies,
+        stats.tried + stats.alarm_skipped.len() == cfg.policies,
         "seed {:#x}: {} of {} inputs tried",
         cfg.seed,
         stats.tried,
@@ -3160,15 +3273,21 @@ mod tests {
     fn dry_run_places_every_input() {
         let arch = crate::policy::arch(None).unwrap();
         let arena = Arena::new().unwrap();
-        let ctx = Ctx {
-            seed: DEFAULT_SEED,
-            arch,
-            arena: &arena,
-            dict: parse_dict(seeds::DICT),
-        };
-        let mut budget = Budget::new(2000);
-        let total = 2000;
+        let ctx = Ctx::new(DEFAULT_SEED, arch, &arena);
+        let mut budget = Budget::new(
+            std::env::var("DRY_TOTAL")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2000),
+        );
+        let total = std::env::var("DRY_TOTAL")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
         let (mut next, mut batches, mut sets, mut accepted) = (0, 0, 0, 0);
+        let mut reasons = std::collections::BTreeMap::new();
+        let (mut set_bytes, mut get_bytes) = (0usize, 0usize);
+        let mut blockers = std::collections::BTreeMap::new();
         while next < total {
             let b = build_batch(&ctx, total, next, &mut budget).unwrap();
             assert!(b.end > b.first && b.steps.len() <= MAX_STEPS);
@@ -3176,14 +3295,39 @@ mod tests {
                 if st.kind == StepKind::Set {
                     sets += 1;
                     accepted += usize::from(st.expect == Expect::Ret(0));
+                    set_bytes += st
+                        .writes
+                        .iter()
+                        .map(|w| match w {
+                            Wr::Bytes(_, v) => v.len(),
+                            Wr::Fill(_, n, _) => *n,
+                        })
+                        .sum::<usize>();
+                }
+                if let (StepKind::LenCheck | StepKind::Get, Expect::Ret(r)) = (st.kind, st.expect) {
+                    if r > 0 {
+                        get_bytes += r as usize;
+                    }
                 }
             }
             next = b.end;
             batches += 1;
+            *reasons.entry(b.ended).or_insert(0usize) += 1;
+            if b.ended.starts_with("prctl") {
+                let last = b
+                    .steps
+                    .iter()
+                    .rev()
+                    .find(|st| st.kind == StepKind::Set && st.expect == Expect::Ret(0));
+                if let Some(st) = last {
+                    let o = b.inputs.iter().find(|x| x.index == st.input).unwrap();
+                    *blockers.entry(o.origin.name()).or_insert(0usize) += 1;
+                }
+            }
         }
         assert_eq!(sets, total);
         eprintln!(
-            "{batches} batches, {accepted} of {sets} accepted, {} kills, {} logs",
+            "{batches} batches, {accepted} of {sets} accepted, {} kills, {} logs, ended: {reasons:?}, blocking layers: {blockers:?}, SET bytes {set_bytes}, GET text bytes {get_bytes}",
             budget.kills, budget.logs
         );
     }
