@@ -863,7 +863,9 @@ fn gen_expr(
 }
 
 /// A policy in the language (most compile; some hit limits).
-fn gen_policy(rng: &mut Rng, arch: &Arch) -> Vec<u8> {
+/// `big_one_in`: one policy in that many is a layer near the compiled-size
+/// limit.
+fn gen_policy(rng: &mut Rng, arch: &Arch, big_one_in: u64) -> Vec<u8> {
     let mut s = String::new();
     if rng.chance(1, 4) {
         s.push_str("# generated\n");
@@ -899,7 +901,7 @@ fn gen_policy(rng: &mut Rng, arch: &Arch) -> Vec<u8> {
     }
     // Now and then a layer near the compiled-size limit (1024 predicates),
     // so that some chains reach MAX_CHAIN_PREDICATES (ENOSPC).
-    let big = rng.chance(1, 30);
+    let big = rng.chance(1, big_one_in);
     let rules = if big { 1 } else { rng.below(10) };
     for _ in 0..rules {
         let name = if rng.chance(7, 8) {
@@ -1295,8 +1297,11 @@ fn gen_envelope(rng: &mut Rng, text_len: usize) -> Envelope {
     e
 }
 
-/// Input `index` of the run: its origin and text.
-fn gen_text(ctx: &Ctx, rng: &mut Rng) -> (Origin, Vec<u8>) {
+/// The text of input `index`: its origin and bytes.
+fn gen_text(ctx: &Ctx, index: usize, rng: &mut Rng) -> (Origin, Vec<u8>) {
+    // One block of 64 inputs in 40 favours layers near the compiled-size
+    // limit, so that some chains reach MAX_CHAIN_PREDICATES (ENOSPC).
+    let big = if (index / 64) % 40 == 17 { 2 } else { 30 };
     let corpus = seeds::CORPUS;
     let pick = |rng: &mut Rng| -> &[u8] {
         if corpus.is_empty() {
@@ -1311,9 +1316,9 @@ fn gen_text(ctx: &Ctx, rng: &mut Rng) -> (Origin, Vec<u8>) {
             let (a, b) = (pick(rng), pick(rng));
             (Origin::Mutated, mutate(rng, a, b, &ctx.dict))
         }
-        42..=77 => (Origin::Generated, gen_policy(rng, ctx.arch)),
+        42..=77 => (Origin::Generated, gen_policy(rng, ctx.arch, big)),
         78..=89 => {
-            let g = gen_policy(rng, ctx.arch);
+            let g = gen_policy(rng, ctx.arch, big);
             let o = pick(rng);
             (Origin::Mutated, mutate(rng, &g, o, &ctx.dict))
         }
@@ -2230,12 +2235,29 @@ impl Budget {
     }
 }
 
-/// Per input, for messages.
+/// Per input, for statistics.
 struct InputInfo {
     index: usize,
     origin: Origin,
-    preview: String,
-    env: String,
+}
+
+/// Input `i` of the run: its origin, text and envelope (a function of the
+/// seed and `i` only).
+fn gen_input(ctx: &Ctx, i: usize) -> (Rng, Origin, Vec<u8>, Envelope) {
+    let mut rng = Rng::new(ctx.seed, i as u64);
+    let (origin, text) = gen_text(ctx, i, &mut rng);
+    let env = gen_envelope(&mut rng, text.len());
+    (rng, origin, text, env)
+}
+
+/// Input `i`, described for a failure message.
+fn describe_input(ctx: &Ctx, i: usize) -> String {
+    let (_, origin, text, env) = gen_input(ctx, i);
+    format!(
+        "input #{i} ({}, text \"{}\", envelope {env:?})",
+        origin.name(),
+        preview(&text)
+    )
 }
 
 /// One worker's script.
@@ -2295,24 +2317,20 @@ fn build_batch(
     let mut kill_probe: Option<Step> = None;
     let prctl = libc::SYS_prctl as u64;
     let mut ended = "input limit";
+    // A worker without no_new_privs can only get EACCES (or an earlier
+    // error): a few inputs are enough.
+    let max_inputs = if nnp { MAX_INPUTS_PER_BATCH } else { 6 };
     while i < total
-        && i - first < MAX_INPUTS_PER_BATCH
+        && i - first < max_inputs
         && text_bytes < MAX_TEXT_PER_BATCH
         && steps.len() + 8 < MAX_STEPS - MAX_RANDOM_CALLS as usize
         && sim.text.len() < MAX_GET_TEXT_PER_BATCH
     {
         budget.at = i;
-        let mut rng = Rng::new(ctx.seed, i as u64);
-        let (origin, text) = gen_text(ctx, &mut rng);
-        let env = gen_envelope(&mut rng, text.len());
+        let (mut rng, origin, text, env) = gen_input(ctx, i);
         let set = make_set(ctx, &sim, &text, &env)?;
         let v = sim.verdict(prctl, &set.args);
-        let info = InputInfo {
-            index: i,
-            origin,
-            preview: preview(&text),
-            env: format!("{env:?}"),
-        };
+        let info = InputInfo { index: i, origin };
         match v {
             Verdict::Allow => {}
             Verdict::Log if budget.take_log() => {}
@@ -2876,18 +2894,12 @@ fn run_batch(ctx: &Ctx, b: &Batch, shm: &SharedMap, stats: &mut Stats) -> Result
     let where_ = |k: usize| -> String {
         match b.steps.get(k) {
             Some(st) => {
-                let inp = b.inputs.iter().find(|x| x.index == st.input);
-                let what = match (st.kind, inp) {
-                    (StepKind::Random | StepKind::Exit, _) | (_, None) => {
-                        format!("{} nr {:#x} args {:x?}", st.name, st.nr, st.args)
-                    }
-                    (_, Some(i)) => format!(
-                        "input #{} ({}, text \"{}\", envelope {})",
-                        i.index,
-                        i.origin.name(),
-                        i.preview,
-                        i.env
+                let what = match st.kind {
+                    StepKind::Random | StepKind::Exit => format!(
+                        "{} nr {:#x} args {:x?} (verdict {:?})",
+                        st.name, st.nr, st.args, st.verdict
                     ),
+                    _ => describe_input(ctx, st.input),
                 };
                 format!(
                     "seed {:#x}, worker for inputs {}..{} ({} layers), step {k} {:?}: {what}",
@@ -3261,7 +3273,9 @@ mod tests {
         let arch = crate::policy::arch(None).unwrap();
         let mut rng = Rng::new(1, 2);
         let ok = (0..200)
-            .filter(|_| crate::policy::compile_policy(&gen_policy(&mut rng, arch), arch).is_ok())
+            .filter(|_| {
+                crate::policy::compile_policy(&gen_policy(&mut rng, arch, 30), arch).is_ok()
+            })
             .count();
         assert!(ok > 120, "{ok}/200 generated policies compile");
     }
@@ -3287,6 +3301,7 @@ mod tests {
         let (mut next, mut batches, mut sets, mut accepted) = (0, 0, 0, 0);
         let mut reasons = std::collections::BTreeMap::new();
         let (mut set_bytes, mut get_bytes) = (0usize, 0usize);
+        let mut outcomes = std::collections::BTreeMap::new();
         let mut blockers = std::collections::BTreeMap::new();
         while next < total {
             let b = build_batch(&ctx, total, next, &mut budget).unwrap();
@@ -3295,6 +3310,7 @@ mod tests {
                 if st.kind == StepKind::Set {
                     sets += 1;
                     accepted += usize::from(st.expect == Expect::Ret(0));
+                    *outcomes.entry(format!("{:?}", st.expect)).or_insert(0usize) += 1;
                     set_bytes += st
                         .writes
                         .iter()
@@ -3327,7 +3343,7 @@ mod tests {
         }
         assert_eq!(sets, total);
         eprintln!(
-            "{batches} batches, {accepted} of {sets} accepted, {} kills, {} logs, ended: {reasons:?}, blocking layers: {blockers:?}, SET bytes {set_bytes}, GET text bytes {get_bytes}",
+            "{batches} batches, {accepted} of {sets} accepted, {} kills, {} logs, ended: {reasons:?}, blocking layers: {blockers:?}, SET bytes {set_bytes}, GET text bytes {get_bytes}, {outcomes:?}",
             budget.kills, budget.logs
         );
     }
