@@ -74,6 +74,7 @@
 //! `0x5eed`) and the number of inputs (default 10000). The same seed and
 //! count give the same inputs, batches and calls.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::io::Read as _;
@@ -519,14 +520,34 @@ impl Mem<'_> {
     /// What `len` bytes at `addr` hold, or `None` when the kernel cannot
     /// read them. Every byte a call can read successfully was written by
     /// the worker for that call (or is in the read-only page).
-    fn read(&self, addr: u64, len: u64) -> Result<Option<Vec<u8>>, String> {
+    fn read(&self, addr: u64, len: u64) -> Result<Option<Cow<'_, [u8]>>, String> {
         if !self.arena.readable(addr, len) {
             return Ok(None);
+        }
+        let end = addr + len;
+        // Fast path: inside the last write that covers it, which nothing
+        // after it overlaps.
+        let overlaps = |at: u64, l: usize| at < end && at + l as u64 > addr;
+        let kernel_overlaps = self.kernel.iter().any(|(at, b)| overlaps(*at, b.len()));
+        if !kernel_overlaps {
+            for (k, w) in self.writes.iter().enumerate().rev() {
+                if let Wr::Bytes(at, b) = w {
+                    if *at <= addr && end <= at + b.len() as u64 {
+                        let later = self.writes[k + 1..].iter().any(|w| match w {
+                            Wr::Bytes(at, b) => overlaps(*at, b.len()),
+                            Wr::Fill(at, l, _) => overlaps(*at, *l),
+                        });
+                        if !later {
+                            let s = (addr - at) as usize;
+                            return Ok(Some(Cow::Borrowed(&b[s..s + len as usize])));
+                        }
+                    }
+                }
+            }
         }
         let n = len as usize;
         let mut out = vec![0u8; n];
         let mut covered: Vec<(u64, u64)> = Vec::new();
-        let end = addr + len;
         let mut copy = |at: u64, src: Option<&[u8]>, fill: u8, slen: usize| {
             let (s, e) = (at.max(addr), (at + slen as u64).min(end));
             if s >= e {
@@ -559,7 +580,7 @@ impl Mem<'_> {
             reach = reach.max(e);
         }
         if reach >= end {
-            Ok(Some(out))
+            Ok(Some(Cow::Owned(out)))
         } else {
             Err(format!(
                 "model: {len} bytes at {addr:#x} not all written by the generator"
@@ -1432,21 +1453,24 @@ fn place_set(a: &Arena, text: &[u8], e: &Envelope) -> ([u64; 6], Vec<Wr>, u64) {
     // The policy image: what the kernel reads, starting with the text.
     let policy_len = e.policy_len.unwrap_or(text.len() as u64);
     let read_len = policy_len.min(POLICY_READ_MAX);
-    let mut image = text.to_vec();
-    if let Some(f) = e.filler {
-        image.resize(read_len.max(text.len() as u64) as usize, f);
-    }
+    let image_len = match e.filler {
+        Some(_) => read_len.max(text.len() as u64) as usize,
+        None => text.len(),
+    };
     let room = |n: usize| a.policy_len.saturating_sub(n as u64);
     let p = match e.text_at {
-        TextAt::Region(off) => a.policy + off.min(room(image.len())),
-        TextAt::EndAtGuard => a.policy + room(image.len()),
+        TextAt::Region(off) => a.policy + off.min(room(image_len)),
+        TextAt::EndAtGuard => a.policy + room(image_len),
         TextAt::Ro(off) => a.ro + off,
         TextAt::Bad(b) => b,
     };
     let in_region = matches!(e.text_at, TextAt::Region(_) | TextAt::EndAtGuard);
     let written = if in_region {
-        let n = image.len().min(a.writable_extent(p) as usize);
-        writes.push(Wr::Bytes(p, image[..n].to_vec()));
+        let n = image_len.min(a.writable_extent(p) as usize);
+        let mut image = Vec::with_capacity(n);
+        image.extend_from_slice(&text[..text.len().min(n)]);
+        image.resize(n, e.filler.unwrap_or(0));
+        writes.push(Wr::Bytes(p, image));
         n as u64
     } else {
         0
@@ -1632,7 +1656,7 @@ fn make_set(ctx: &Ctx, sim: &Sim, text: &[u8], e: &Envelope) -> Result<SetCall, 
         kernel: Vec::new(),
     };
     let record_before = if rec != 0 && ctx.arena.writable(rec, 16) {
-        mem.read(rec, 16)?.map(|b| (rec, b))
+        mem.read(rec, 16)?.map(|b| (rec, b.into_owned()))
     } else {
         None
     };
