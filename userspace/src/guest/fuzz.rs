@@ -24,8 +24,7 @@
 //!
 //! The test process predicts every call exactly before it is made, with
 //! the same filter code the module runs: a model of the documented checks
-//! (docs/abi.md, in their documented order) over a model of the worker's
-//! memory, the host compiler for the policy (same error code, offset, line
+//! (docs/abi.md) over a model of the worker's memory, the host compiler for the policy (same error code, offset, line
 //! and column), the limits of the chain, and `evaluate_chain` for the
 //! verdict the caller's own layers give each call (including the `prctl`
 //! itself). The worker checks the return value, the error record (untouched
@@ -1524,8 +1523,12 @@ fn place_set(a: &Arena, text: &[u8], e: &Envelope) -> ([u64; 6], Vec<Wr>, u64) {
 type Prediction = (Expect, Vec<Check>, Option<Box<Program>>);
 
 /// Predicts the module's answer to a placed SET (whose prctl passed the
-/// caller's layers): the documented checks in their order, over the
-/// model of the worker's memory. Returns the expectation, the memory
+/// caller's layers): the documented checks over the model of the worker's
+/// memory, in the order the module makes them. (docs/abi.md's table lists
+/// "the policy text is not accessible" (EFAULT) before the `flags` and
+/// `EACCES` checks; the module reads the text after them, as seccomp
+/// copies a filter after its flag and privilege checks. Either answer is a
+/// documented errno; this model holds the module to its actual order.) Returns the expectation, the memory
 /// checks and the compiled program if the layer is installed.
 fn predict_set(
     ctx: &Ctx,
@@ -2660,11 +2663,11 @@ impl fmt::Write for MsgWriter<'_> {
 #[inline(never)]
 unsafe fn raw_syscall(nr: u64, a: &[u64; 6]) -> i64 {
     let ret: i64;
+    #[cfg(target_arch = "x86_64")]
     // SAFETY: the `syscall` instruction clobbers only rax (the result),
     // rcx and r11, all declared; it does not touch the stack. Memory
     // effects are the caller's contract above (the asm block is not
     // `nomem`, so the compiler assumes memory may change).
-    #[cfg(target_arch = "x86_64")]
     unsafe {
         std::arch::asm!(
             "syscall",
@@ -2680,9 +2683,9 @@ unsafe fn raw_syscall(nr: u64, a: &[u64; 6]) -> i64 {
             options(nostack),
         );
     }
+    #[cfg(target_arch = "aarch64")]
     // SAFETY: `svc #0` clobbers only x0 (the result); the number is in
     // x8. As above for memory.
-    #[cfg(target_arch = "aarch64")]
     unsafe {
         std::arch::asm!(
             "svc #0",
