@@ -107,6 +107,11 @@ mod seeds {
 pub const DEFAULT_SEED: u64 = 0x5eed;
 /// Inputs of a run without `strbox.fuzz_policies=`.
 pub const DEFAULT_POLICIES: usize = 10_000;
+/// Inputs of a run without `strbox.fuzz_policies=` on a lock-debugging
+/// kernel (`--debug`: KASAN, lockdep and kmemleak make every strbox prctl
+/// 10-20 times slower under TCG; 10,000 inputs take about 3 minutes on
+/// x86_64 there, 2,000 about 40 s).
+pub const DEFAULT_POLICIES_DEBUG: usize = 2_000;
 
 /// Calls with a `kill` verdict the whole run may make (each kills a worker
 /// and prints one kernel log record).
@@ -154,11 +159,17 @@ fn parse_num(s: &str) -> Option<u64> {
     }
 }
 
-/// The configuration from a kernel command line and environment values.
-pub fn parse_config(cmdline: &str, env_seed: Option<&str>, env_count: Option<&str>) -> Config {
+/// The configuration from a kernel command line and environment values,
+/// with `policies` inputs unless they say otherwise.
+pub fn parse_config(
+    cmdline: &str,
+    env_seed: Option<&str>,
+    env_count: Option<&str>,
+    policies: usize,
+) -> Config {
     let mut c = Config {
         seed: DEFAULT_SEED,
-        policies: DEFAULT_POLICIES,
+        policies,
     };
     for w in cmdline.split_whitespace() {
         if let Some(v) = w.strip_prefix("strbox.fuzz_seed=").and_then(parse_num) {
@@ -177,11 +188,22 @@ pub fn parse_config(cmdline: &str, env_seed: Option<&str>, env_count: Option<&st
     c
 }
 
-fn config() -> Config {
+/// Whether this is a lock-debugging kernel (`/proc/lockdep` exists with
+/// CONFIG_LOCKDEP, which the `--debug` kernel has).
+fn debug_kernel() -> bool {
+    std::path::Path::new("/proc/lockdep").exists()
+}
+
+fn config(debug: bool) -> Config {
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let s = std::env::var("STRBOX_FUZZ_SEED").ok();
     let n = std::env::var("STRBOX_FUZZ_POLICIES").ok();
-    parse_config(&cmdline, s.as_deref(), n.as_deref())
+    let default = if debug {
+        DEFAULT_POLICIES_DEBUG
+    } else {
+        DEFAULT_POLICIES
+    };
+    parse_config(&cmdline, s.as_deref(), n.as_deref(), default)
 }
 
 // ---------------------------------------------------------------------
@@ -603,8 +625,6 @@ struct Sim {
     nnp: bool,
     /// Oldest first.
     layers: Vec<SimLayer>,
-    /// What `PR_SECCOMP_GET` returns now.
-    text: Vec<u8>,
 }
 
 impl Sim {
@@ -613,7 +633,6 @@ impl Sim {
             arch,
             nnp,
             layers: Vec::new(),
-            text: Vec::new(),
         }
     }
 
@@ -624,13 +643,35 @@ impl Sim {
     fn push(&mut self, prog: Box<Program>) {
         let canon = crate::policy::canonical(&prog, self.arch);
         self.layers.push(SimLayer { prog, canon });
+    }
+
+    fn header(i: usize, n: usize) -> String {
+        format!("{LAYER_HEADER_PREFIX}{i}/{n}\n")
+    }
+
+    /// The length of what `PR_SECCOMP_GET` returns now.
+    fn text_len(&self) -> usize {
         let n = self.layers.len();
-        let mut t = String::new();
+        (1..=n).map(|i| Sim::header(i, n).len()).sum::<usize>()
+            + self.layers.iter().map(|l| l.canon.len()).sum::<usize>()
+    }
+
+    /// What `PR_SECCOMP_GET` returns now: each layer's canonical text after
+    /// its header line, oldest first.
+    fn text(&self) -> Vec<u8> {
+        let n = self.layers.len();
+        let mut t = String::with_capacity(self.text_len());
         for (i, l) in self.layers.iter().enumerate() {
-            let _ = writeln!(t, "{LAYER_HEADER_PREFIX}{}/{n}", i + 1);
+            t.push_str(&Sim::header(i + 1, n));
             t.push_str(&l.canon);
         }
-        self.text = t.into_bytes();
+        t.into_bytes()
+    }
+
+    /// Gives the compiled programs back to the pool.
+    fn recycle(self, pool: &RefCell<Vec<Box<Program>>>) {
+        pool.borrow_mut()
+            .extend(self.layers.into_iter().map(|l| l.prog));
     }
 
     /// The verdict the module's `sys_enter` probe gives syscall register
@@ -1426,6 +1467,9 @@ struct Ctx<'a> {
     /// The host compiler's working memory, reused for every input.
     scratch: RefCell<Box<Scratch>>,
     prog: RefCell<Box<Program>>,
+    /// Programs of finished batches, for reuse (fewer large allocations:
+    /// every fresh page is a page fault, slow on debug kernels).
+    programs: RefCell<Vec<Box<Program>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -1437,6 +1481,7 @@ impl<'a> Ctx<'a> {
             dict: parse_dict(seeds::DICT),
             scratch: RefCell::new(Box::new(Scratch::new())),
             prog: RefCell::new(Box::new(Program::new())),
+            programs: RefCell::new(Vec::new()),
         }
     }
 }
@@ -1447,7 +1492,7 @@ fn neg(errno: i32) -> i64 {
 
 /// Places input `text` with envelope `e` in the worker's memory: the
 /// registers and the writes.
-fn place_set(a: &Arena, text: &[u8], e: &Envelope) -> ([u64; 6], Vec<Wr>, u64) {
+fn place_set(a: &Arena, text: Vec<u8>, e: &Envelope) -> ([u64; 6], Vec<Wr>, u64) {
     let mut writes = Vec::new();
     // The policy image: what the kernel reads, starting with the text.
     let policy_len = e.policy_len.unwrap_or(text.len() as u64);
@@ -1466,8 +1511,7 @@ fn place_set(a: &Arena, text: &[u8], e: &Envelope) -> ([u64; 6], Vec<Wr>, u64) {
     let in_region = matches!(e.text_at, TextAt::Region(_) | TextAt::EndAtGuard);
     let written = if in_region {
         let n = image_len.min(a.writable_extent(p) as usize);
-        let mut image = Vec::with_capacity(n);
-        image.extend_from_slice(&text[..text.len().min(n)]);
+        let mut image = text;
         image.resize(n, e.filler.unwrap_or(0));
         writes.push(Wr::Bytes(p, image));
         n as u64
@@ -1618,8 +1662,15 @@ fn predict_set(
     let compiled = {
         let mut scratch = ctx.scratch.borrow_mut();
         let mut prog = ctx.prog.borrow_mut();
-        strbox_filter::compile(&bytes, ctx.arch, &mut scratch, &mut prog)
-            .map(|()| Box::new((**prog).clone()))
+        strbox_filter::compile(&bytes, ctx.arch, &mut scratch, &mut prog).map(|()| {
+            match ctx.programs.borrow_mut().pop() {
+                Some(mut b) => {
+                    b.clone_from(&prog);
+                    b
+                }
+                None => Box::new((**prog).clone()),
+            }
+        })
     };
     match compiled {
         Err(pe) => {
@@ -1651,7 +1702,7 @@ fn predict_set(
 }
 
 /// Places and predicts one input's SET.
-fn make_set(ctx: &Ctx, sim: &Sim, text: &[u8], e: &Envelope) -> Result<SetCall, String> {
+fn make_set(ctx: &Ctx, sim: &Sim, text: Vec<u8>, e: &Envelope) -> Result<SetCall, String> {
     let (args, writes, rec) = place_set(ctx.arena, text, e);
     let mut mem = Mem {
         arena: ctx.arena,
@@ -1676,7 +1727,7 @@ fn make_set(ctx: &Ctx, sim: &Sim, text: &[u8], e: &Envelope) -> Result<SetCall, 
 
 /// A `PR_SECCOMP_GET` probe with random arguments, predicted.
 fn place_get(rng: &mut Rng, a: &Arena, sim: &Sim) -> ([u64; 6], Vec<Wr>, Expect, Vec<Check>) {
-    let l = sim.text.len() as u64;
+    let l = sim.text_len() as u64;
     let size = match rng.below(9) {
         0 => 0,
         1 | 2 => l,
@@ -1723,7 +1774,7 @@ fn place_get(rng: &mut Rng, a: &Arena, sim: &Sim) -> ([u64; 6], Vec<Wr>, Expect,
         writes.push(Wr::Fill(buf, l as usize, 0xa5));
         checks.push(Check {
             addr: buf,
-            want: sim.text.clone(),
+            want: sim.text(),
             what: "PR_SECCOMP_GET text",
         });
         Expect::Ret(l as i64)
@@ -2351,11 +2402,12 @@ fn build_batch(
         && i - first < max_inputs
         && text_bytes < MAX_TEXT_PER_BATCH
         && steps.len() + 8 < MAX_STEPS - MAX_RANDOM_CALLS as usize
-        && sim.text.len() < MAX_GET_TEXT_PER_BATCH
+        && sim.text_len() < MAX_GET_TEXT_PER_BATCH
     {
         budget.at = i;
         let (mut rng, origin, text, env) = gen_input(ctx, i);
-        let set = make_set(ctx, &sim, &text, &env)?;
+        let text_len = text.len();
+        let set = make_set(ctx, &sim, text, &env)?;
         let v = sim.verdict(prctl, &set.args);
         let info = InputInfo { index: i, origin };
         match v {
@@ -2411,7 +2463,7 @@ fn build_batch(
             }
         }
         inputs.push(info);
-        text_bytes += text.len();
+        text_bytes += text_len;
         let reached = set.expect;
         steps.push(Step {
             kind: StepKind::Set,
@@ -2438,7 +2490,7 @@ fn build_batch(
                 nr: prctl,
                 args: lc,
                 verdict: lv,
-                expect: expect_for(lv).unwrap_or(Expect::Ret(sim.text.len() as i64)),
+                expect: expect_for(lv).unwrap_or(Expect::Ret(sim.text_len() as i64)),
                 writes: Vec::new(),
                 checks: Vec::new(),
             });
@@ -2468,10 +2520,11 @@ fn build_batch(
         ended = "last input";
     } else if text_bytes >= MAX_TEXT_PER_BATCH {
         ended = "text limit";
-    } else if sim.text.len() >= MAX_GET_TEXT_PER_BATCH {
+    } else if sim.text_len() >= MAX_GET_TEXT_PER_BATCH {
         ended = "layer text limit";
     }
     let layers = sim.layers.len();
+    let sim_ended = |sim: Sim| sim.recycle(&ctx.programs);
     // Random syscalls under the layers (none without layers: nothing of
     // strbox's to test there).
     let mut dead = false;
@@ -2537,6 +2590,7 @@ fn build_batch(
             }
         }
     }
+    sim_ended(sim);
     Ok(Batch {
         first,
         end,
@@ -2702,52 +2756,75 @@ unsafe fn raw_syscall(nr: u64, a: &[u64; 6]) -> i64 {
     ret
 }
 
+/// A raw syscall for the worker's own setup (no libc: the worker shares
+/// the test process's memory and thread pointer, so it must not touch
+/// `errno` or any other libc state).
+fn setup_call(nr: libc::c_long, a: [u64; 6]) -> i64 {
+    // SAFETY: only called from `worker_setup` with fd, credential, prctl
+    // and timer calls of this process whose pointers are valid (constant
+    // C strings, a local itimerval).
+    unsafe { raw_syscall(nr as u64, &a) }
+}
+
 /// Sets the worker up while it has no layers: fds, ids, parent-death
 /// signal, no_new_privs, alarm.
 fn worker_setup(nnp: bool, parent: libc::pid_t) -> Result<(), &'static str> {
-    // SAFETY: plain fd and credential syscalls on this process; the
-    // strings are NUL-terminated constants.
-    unsafe {
-        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
-            // Older kernels: close what a test process may hold.
-            for fd in 3..1024 {
-                libc::close(fd);
-            }
+    let at_fdcwd = libc::AT_FDCWD as u64;
+    let rdwr = libc::O_RDWR as u64;
+    // Our own fd table (no CLONE_FILES): close what the test process holds.
+    setup_call(libc::SYS_close_range, [3, u64::from(u32::MAX), 0, 0, 0, 0]);
+    let null = c"/dev/null".as_ptr() as u64;
+    if setup_call(libc::SYS_openat, [at_fdcwd, null, rdwr, 0, 0, 0]) != FD_NULL as i64 {
+        return Err("open /dev/null did not give fd 3");
+    }
+    for fd in 0..3u64 {
+        if setup_call(libc::SYS_dup3, [FD_NULL, fd, 0, 0, 0, 0]) != fd as i64 {
+            return Err("dup3 /dev/null");
         }
-        if libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) != FD_NULL as i32 {
-            return Err("open /dev/null did not give fd 3");
-        }
-        for fd in 0..3 {
-            if libc::dup2(FD_NULL as i32, fd) != fd {
-                return Err("dup2 /dev/null");
-            }
-        }
-        if libc::open(c"/dev/zero".as_ptr(), libc::O_RDWR) != FD_ZERO as i32 {
-            return Err("open /dev/zero did not give fd 4");
-        }
-        if libc::setgroups(0, std::ptr::null()) != 0 {
-            return Err("setgroups");
-        }
-        if libc::setresgid(NOBODY, NOBODY, NOBODY) != 0 {
-            return Err("setresgid");
-        }
-        if libc::setresuid(NOBODY, NOBODY, NOBODY) != 0 {
-            return Err("setresuid");
-        }
-        if libc::getuid() != NOBODY || libc::geteuid() != NOBODY || libc::getegid() != NOBODY {
+    }
+    let zero = c"/dev/zero".as_ptr() as u64;
+    if setup_call(libc::SYS_openat, [at_fdcwd, zero, rdwr, 0, 0, 0]) != FD_ZERO as i64 {
+        return Err("open /dev/zero did not give fd 4");
+    }
+    let id = u64::from(NOBODY);
+    if setup_call(libc::SYS_setgroups, [0; 6]) != 0 {
+        return Err("setgroups");
+    }
+    if setup_call(libc::SYS_setresgid, [id, id, id, 0, 0, 0]) != 0 {
+        return Err("setresgid");
+    }
+    if setup_call(libc::SYS_setresuid, [id, id, id, 0, 0, 0]) != 0 {
+        return Err("setresuid");
+    }
+    for nr in [libc::SYS_getuid, libc::SYS_geteuid, libc::SYS_getegid] {
+        if setup_call(nr, [0; 6]) != id as i64 {
             return Err("ids not dropped");
         }
-        // After the id change (which clears it).
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-            return Err("PR_SET_PDEATHSIG");
-        }
-        if libc::getppid() != parent {
-            return Err("parent gone");
-        }
-        if nnp && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
-            return Err("PR_SET_NO_NEW_PRIVS");
-        }
-        libc::alarm(5);
+    }
+    // After the id change (which clears it).
+    let pdeath = [
+        libc::PR_SET_PDEATHSIG as u64,
+        libc::SIGKILL as u64,
+        0,
+        0,
+        0,
+        0,
+    ];
+    if setup_call(libc::SYS_prctl, pdeath) != 0 {
+        return Err("PR_SET_PDEATHSIG");
+    }
+    if setup_call(libc::SYS_getppid, [0; 6]) != i64::from(parent) {
+        return Err("parent gone");
+    }
+    let nnp_args = [libc::PR_SET_NO_NEW_PRIVS as u64, 1, 0, 0, 0, 0];
+    if nnp && setup_call(libc::SYS_prctl, nnp_args) != 0 {
+        return Err("PR_SET_NO_NEW_PRIVS");
+    }
+    // alarm(5), as setitimer (arm64 has no alarm syscall).
+    let itv: [i64; 4] = [0, 0, 5, 0];
+    let timer = [libc::ITIMER_REAL as u64, itv.as_ptr() as u64, 0, 0, 0, 0];
+    if setup_call(libc::SYS_setitimer, timer) != 0 {
+        return Err("setitimer");
     }
     Ok(())
 }
@@ -2824,14 +2901,31 @@ fn worker_run(steps: &[Step], sh: &Shared) -> Result<(), ()> {
     Ok(())
 }
 
+/// What a worker gets: its batch, the shared page, the test process's pid.
+struct WorkerArgs<'a> {
+    batch: &'a Batch,
+    sh: &'a Shared,
+    parent: libc::pid_t,
+}
+
+/// The worker's entry point on its own stack (see [`spawn_worker`]).
+extern "C" fn worker_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the `WorkerArgs` that `run_batch` passed to
+    // `spawn_worker`; it and everything it points to stay alive and
+    // unchanged until this worker is dead (`Worker::drop` kills and reaps
+    // it before `run_batch` returns).
+    let a = unsafe { &*arg.cast::<WorkerArgs>() };
+    worker_main(a.batch, a.sh, a.parent)
+}
+
 fn worker_main(b: &Batch, sh: &Shared, parent: libc::pid_t) -> ! {
     if let Err(e) = worker_setup(b.nnp, parent) {
         let mut w = MsgWriter { s: sh, len: 0 };
         let _ = write!(w, "worker setup: {e}");
         sh.msg_len.store(w.len as u32, Ordering::Release);
         sh.state.store(FAILED, Ordering::SeqCst);
-        // SAFETY: no layers yet: a plain exit.
-        unsafe { libc::_exit(1) };
+        // No layers yet: a plain exit (exit_group never returns).
+        setup_call(libc::SYS_exit_group, [1, 0, 0, 0, 0, 0]);
     }
     let state = match worker_run(&b.steps, sh) {
         Ok(()) => DONE,
@@ -2880,42 +2974,142 @@ fn errno_name(arch: &Arch, r: i64) -> String {
 }
 
 /// Forks a worker for `b`, waits for its end and checks it.
-fn run_batch(ctx: &Ctx, b: &Batch, shm: &SharedMap, stats: &mut Stats) -> Result<usize, String> {
+/// The workers' stack (one at a time runs on it).
+const WORKER_STACK: usize = 256 * 1024;
+
+/// A mapping for the workers' stack.
+struct Stack {
+    base: *mut libc::c_void,
+}
+
+impl Stack {
+    fn new() -> Result<Stack, String> {
+        // SAFETY: a fresh anonymous private mapping, checked below.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                WORKER_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(format!("mmap stack: {}", std::io::Error::last_os_error()));
+        }
+        Ok(Stack { base })
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: our own mapping; no worker is alive any more.
+        unsafe { libc::munmap(self.base, WORKER_STACK) };
+    }
+}
+
+/// A live worker: killed and reaped when dropped, so that it never
+/// outlives the batch, the stack and the arguments it uses.
+struct Worker {
+    pid: libc::pid_t,
+    status: Option<i32>,
+}
+
+impl Worker {
+    /// Waits without blocking: the wait status once it has ended.
+    fn poll(&mut self) -> Result<Option<i32>, String> {
+        if self.status.is_none() {
+            let mut st = 0;
+            // SAFETY: `st` is a valid out pointer; `pid` is our child.
+            let r = unsafe { libc::waitpid(self.pid, &mut st, libc::WNOHANG | libc::__WALL) };
+            if r == self.pid {
+                self.status = Some(st);
+            } else if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return Err(format!("waitpid: {}", std::io::Error::last_os_error()));
+            }
+        }
+        Ok(self.status)
+    }
+
+    fn kill(&self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            self.kill();
+            let mut st = 0;
+            // SAFETY: blocking wait for our own child, which SIGKILL ends.
+            while unsafe { libc::waitpid(self.pid, &mut st, libc::__WALL) } < 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+            {}
+        }
+    }
+}
+
+/// Starts a worker for `args` on `stack`. It shares this process's memory
+/// (`CLONE_VM`: no page tables to copy, no copy-on-write faults for the
+/// test process afterwards) but has its own fds, credentials, signal
+/// handlers and strbox layers; it makes raw syscalls only.
+fn spawn_worker(stack: &Stack, args: &WorkerArgs) -> Result<Worker, String> {
+    let top = (stack.base as usize + WORKER_STACK) & !15;
+    // SAFETY: the child runs `worker_entry` on `stack` (ours, unused by
+    // anyone else while it lives) and shares our memory: it reads `args`
+    // and the batch (kept alive and unchanged by the caller until the
+    // returned `Worker` is dropped, which kills and reaps it), writes only
+    // the arena and the shared page (raw pointers and atomics that this
+    // process does not touch meanwhile), never allocates and never calls
+    // into libc (no `errno`, no locks, no thread-local state).
+    let pid = unsafe {
+        libc::clone(
+            worker_entry,
+            top as *mut libc::c_void,
+            libc::CLONE_VM | libc::SIGCHLD,
+            std::ptr::from_ref(args).cast_mut().cast(),
+        )
+    };
+    if pid < 0 {
+        return Err(format!("clone: {}", std::io::Error::last_os_error()));
+    }
+    Ok(Worker { pid, status: None })
+}
+
+fn run_batch(
+    ctx: &Ctx,
+    b: &Batch,
+    shm: &SharedMap,
+    stack: &Stack,
+    stats: &mut Stats,
+) -> Result<usize, String> {
     shm.reset();
     let sh = shm.get();
-    // SAFETY: getpid has no arguments.
-    let me = unsafe { libc::getpid() };
-    // SAFETY: the test process is single-threaded; the child only runs
-    // `worker_main`, which never returns.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(format!("fork: {}", std::io::Error::last_os_error()));
-    }
-    if pid == 0 {
-        worker_main(b, sh, me);
-    }
+    let args = WorkerArgs {
+        batch: b,
+        sh,
+        // SAFETY: getpid has no arguments.
+        parent: unsafe { libc::getpid() },
+    };
+    let mut worker = spawn_worker(stack, &args)?;
     stats.workers += 1;
     if !b.nnp {
         stats.no_nnp_workers += 1;
     }
-    let mut status = 0;
     let mut killed_by_us = false;
-    loop {
-        // SAFETY: status is a valid out pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            break;
-        }
-        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            return Err(format!("waitpid: {}", std::io::Error::last_os_error()));
+    let status = loop {
+        if let Some(st) = worker.poll()? {
+            break st;
         }
         if sh.state.load(Ordering::SeqCst) != RUNNING && !killed_by_us {
-            // SAFETY: our own child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            worker.kill();
             killed_by_us = true;
         }
         std::thread::sleep(Duration::from_micros(200));
-    }
+    };
+    drop(worker);
     let reached = sh.step.load(Ordering::SeqCst) as usize;
     let state = sh.state.load(Ordering::SeqCst);
     let where_ = |k: usize| -> String {
@@ -3102,16 +3296,20 @@ impl Kmsg {
 }
 
 fn fuzz_prctl() -> TestResult {
-    let cfg = config();
+    let debug = debug_kernel();
+    let cfg = config(debug);
     let arch = crate::policy::arch(None)?;
     crate::ensure!(crate::abi_version().is_some(), "strbox.ko is not loaded");
     println!(
-        "# fuzz_prctl: seed {:#x}, {} policies (override: strbox.fuzz_seed=N strbox.fuzz_policies=N)",
-        cfg.seed, cfg.policies
+        "# fuzz_prctl: seed {:#x}, {} policies{} (override: strbox.fuzz_seed=N strbox.fuzz_policies=N)",
+        cfg.seed,
+        cfg.policies,
+        if debug { " (lock-debugging kernel)" } else { "" }
     );
     let mut kmsg = Kmsg::open_at_end()?;
     let arena = Arena::new()?;
     let shm = SharedMap::new()?;
+    let stack = Stack::new()?;
     let ctx = Ctx::new(cfg.seed, arch, &arena);
     let mut budget = Budget::new(cfg.policies);
     let mut stats = Stats::default();
@@ -3126,10 +3324,24 @@ fn fuzz_prctl() -> TestResult {
         t_build += t1 - t0;
         stats.steps += b.steps.len();
         *stats.ended.entry(b.ended).or_default() += 1;
-        let r = run_batch(&ctx, &b, &shm, &mut stats);
+        let r = run_batch(&ctx, &b, &shm, &stack, &mut stats);
         t_run += t1.elapsed();
         match r {
-            Ok(n) => next = n,
+            Ok(n) => {
+                // Progress, one line per tenth of the run (a timed-out run
+                // still shows how far it got).
+                let step = (cfg.policies / 10).max(1);
+                if n / step > next / step {
+                    println!(
+                        "# fuzz_prctl: {n}/{} inputs after {:.1} s ({:.1} s generating and predicting, {} workers)",
+                        cfg.policies,
+                        start.elapsed().as_secs_f64(),
+                        t_build.as_secs_f64(),
+                        stats.workers
+                    );
+                }
+                next = n;
+            }
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -3239,36 +3451,16 @@ mod tests {
 
     #[test]
     fn config_from_cmdline_and_env() {
-        let d = parse_config("console=ttyS0 quiet", None, None);
-        assert_eq!(
-            d,
-            Config {
-                seed: DEFAULT_SEED,
-                policies: DEFAULT_POLICIES
-            }
-        );
-        let c = parse_config(
-            "a strbox.fuzz_seed=0x1234 strbox.fuzz_policies=77 b",
-            None,
-            None,
-        );
-        assert_eq!(
-            c,
-            Config {
-                seed: 0x1234,
-                policies: 77
-            }
-        );
-        let e = parse_config("strbox.fuzz_seed=5", Some("0x10"), Some("3"));
-        assert_eq!(
-            e,
-            Config {
-                seed: 16,
-                policies: 3
-            }
-        );
-        let bad = parse_config("strbox.fuzz_seed=zz", Some("nope"), None);
-        assert_eq!(bad.seed, DEFAULT_SEED);
+        let n = DEFAULT_POLICIES;
+        let d = parse_config("console=ttyS0 quiet", None, None, n);
+        assert_eq!((d.seed, d.policies), (DEFAULT_SEED, n));
+        let line = "a strbox.fuzz_seed=0x1234 strbox.fuzz_policies=77 b";
+        let c = parse_config(line, None, None, n);
+        assert_eq!((c.seed, c.policies), (0x1234, 77));
+        let e = parse_config("strbox.fuzz_seed=5", Some("0x10"), Some("3"), n);
+        assert_eq!((e.seed, e.policies), (16, 3));
+        let bad = parse_config("strbox.fuzz_seed=zz", Some("nope"), None, 5);
+        assert_eq!((bad.seed, bad.policies), (DEFAULT_SEED, 5));
     }
 
     #[test]
