@@ -9,6 +9,7 @@ pub mod bad_input;
 pub mod bench_check;
 pub mod child;
 pub mod enforce;
+pub mod fuzz;
 pub mod harness;
 pub mod lifecycle;
 pub mod module;
@@ -37,6 +38,8 @@ pub fn all() -> Vec<&'static Test> {
         bench_check::TESTS,
         lifecycle::TESTS,
         seccomp_selftest::TESTS,
+        // Before FINAL: its kmemleak scan must see what the fuzz left.
+        fuzz::TESTS,
         enforce::FINAL,
     ];
     groups.iter().flat_map(|g| g.iter()).collect()
