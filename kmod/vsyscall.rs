@@ -81,10 +81,10 @@ pub(crate) unsafe extern "C" fn on_emulate_vsyscall(_data: *mut c_void, nr: c_in
         Verdict::Log => report::record(Recorded::Log, task, id as c_long, true, &args, chain),
         Verdict::Errno(_) | Verdict::Kill => {
             report::record(Recorded::Kill, task, id as c_long, true, &args, chain);
-            // SAFETY: `regs` is current's user frame (above); changing
-            // `ip` only makes `emulate_vsyscall()` refuse the emulation,
-            // and the process dies before it could return to user mode.
+            // The process dies before it could return to user mode, and
             // force_sig(SIGKILL) may be called in atomic context.
+            // SAFETY: `regs` is current's user frame (above); changing
+            // `ip` only makes `emulate_vsyscall()` refuse the emulation.
             unsafe {
                 (*regs).ip = 0;
                 bindings::force_sig(bindings::SIGKILL as i32);
