@@ -1369,9 +1369,12 @@ fn gen_envelope(rng: &mut Rng, text_len: usize) -> Envelope {
 
 /// The text of input `index`: its origin and bytes.
 fn gen_text(ctx: &Ctx, index: usize, rng: &mut Rng) -> (Origin, Vec<u8>) {
-    // One block of 64 inputs in 40 favours layers near the compiled-size
-    // limit, so that some chains reach MAX_CHAIN_PREDICATES (ENOSPC).
-    let big = if (index / 64) % 40 == 17 { 2 } else { 30 };
+    // In every 1024 inputs, one block of 64 favours layers near the
+    // compiled-size limit, so that some chains reach MAX_CHAIN_PREDICATES
+    // (ENOSPC), and one has only generated policies (which mostly allow
+    // prctl), so that some workers stack MAX_LAYERS layers (EMLINK).
+    let block = (index / 64) % 16;
+    let big = if block == 7 { 2 } else { 30 };
     let corpus = seeds::CORPUS;
     let pick = |rng: &mut Rng| -> &[u8] {
         if corpus.is_empty() {
@@ -1380,7 +1383,12 @@ fn gen_text(ctx: &Ctx, index: usize, rng: &mut Rng) -> (Origin, Vec<u8>) {
             corpus[rng.index(corpus.len())]
         }
     };
-    match rng.below(100) {
+    let class = if block == 11 {
+        rng.range(42, 78)
+    } else {
+        rng.below(100)
+    };
+    match class {
         0..=5 => (Origin::Corpus, pick(rng).to_vec()),
         6..=41 => {
             let (a, b) = (pick(rng), pick(rng));
@@ -2535,7 +2543,6 @@ fn build_batch(
         ended = "layer text limit";
     }
     let layers = sim.layers.len();
-    let sim_ended = |sim: Sim| sim.recycle(&ctx.programs);
     // Random syscalls under the layers (none without layers: nothing of
     // strbox's to test there).
     let mut dead = false;
@@ -2601,7 +2608,7 @@ fn build_batch(
             }
         }
     }
-    sim_ended(sim);
+    sim.recycle(&ctx.programs);
     Ok(Batch {
         first,
         end,
