@@ -37,21 +37,27 @@
 //!
 //! # Workers
 //!
-//! The calls run in forked workers (one batch of inputs each): a worker
-//! drops to uid/gid 65534 with no groups, sets `PR_SET_PDEATHSIG`
-//! (SIGKILL), `no_new_privs` (a few batches run without it and must get
-//! `EACCES`) and `alarm(5)`, then makes its batch's calls, stacking the
-//! layers that are accepted. A batch ends before an input whose `prctl` the
-//! worker's layers would not let through (that input goes to the next, fresh
+//! The calls run in workers, one batch of inputs each. A worker is a
+//! process of its own (own fds, credentials, signal handlers, strbox
+//! layers) that shares the test process's memory (`clone(CLONE_VM)` on a
+//! stack of its own: no page tables to copy, no copy-on-write faults
+//! afterwards, which matters on the debug kernel) and therefore makes raw
+//! syscalls only: no libc, no allocation, no thread-local state. It drops
+//! to uid/gid 65534 with no groups, sets `PR_SET_PDEATHSIG` (SIGKILL),
+//! `no_new_privs` (a few batches run without it and must get `EACCES`) and
+//! `alarm(5)`, then makes its batch's calls, stacking the layers that are
+//! accepted. A batch ends before an input whose `prctl` the worker's
+//! layers would not let through (that input goes to the next, fresh
 //! worker, so every input reaches the module once); then the worker makes
 //! random syscalls with random arguments from an allow-list that is
-//! harmless for an unprivileged process (no fork/exec/kill/mmap family,
-//! pointers only into its own scratch pages or known-bad addresses), each
-//! with a predicted verdict: `errno` verdicts must return exactly that
-//! errno, `kill` verdicts must kill it, the others must not. A worker makes
-//! no syscall of its own between the scripted ones (no allocation, no
-//! output: failures go to a shared page), and ends by `exit_group` if its
-//! layers allow it, else it waits for the test process to SIGKILL it.
+//! harmless for an unprivileged process (no fork/exec/kill/mmap family, no
+//! prctl that changes the shared memory map, pointers only into its own
+//! scratch pages or known-bad addresses), each with a predicted verdict:
+//! `errno` verdicts must return exactly that errno, `kill` verdicts must
+//! kill it, the others must not. Between the scripted calls a worker makes
+//! no syscall (failures go to a shared page), and it ends by `exit_group`
+//! if its layers allow it, else it waits for the test process to SIGKILL
+//! it.
 //!
 //! `log` and `kill` verdicts print kernel log records (`strbox: log ...`),
 //! so the number of calls with such verdicts is budgeted for the whole run:
@@ -71,7 +77,10 @@
 //! line (or `STRBOX_FUZZ_SEED` / `STRBOX_FUZZ_POLICIES` in the environment
 //! of `strbox-guest fuzz_prctl`, which win) choose the seed (default
 //! `0x5eed`) and the number of inputs (default 10000). The same seed and
-//! count give the same inputs, batches and calls.
+//! count give the same inputs, batches and calls. On a lock-debugging
+//! kernel (`/proc/lockdep` exists: `cargo xtask qemu-test --debug`) the
+//! default is 2000 inputs: there every strbox `prctl` costs 10-20 times
+//! more under TCG.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -1360,9 +1369,12 @@ fn gen_envelope(rng: &mut Rng, text_len: usize) -> Envelope {
 
 /// The text of input `index`: its origin and bytes.
 fn gen_text(ctx: &Ctx, index: usize, rng: &mut Rng) -> (Origin, Vec<u8>) {
-    // One block of 64 inputs in 40 favours layers near the compiled-size
-    // limit, so that some chains reach MAX_CHAIN_PREDICATES (ENOSPC).
-    let big = if (index / 64) % 40 == 17 { 2 } else { 30 };
+    // In every 1024 inputs, one block of 64 favours layers near the
+    // compiled-size limit, so that some chains reach MAX_CHAIN_PREDICATES
+    // (ENOSPC), and one has only generated policies (which mostly allow
+    // prctl), so that some workers stack MAX_LAYERS layers (EMLINK).
+    let block = (index / 64) % 16;
+    let big = if block == 7 { 2 } else { 30 };
     let corpus = seeds::CORPUS;
     let pick = |rng: &mut Rng| -> &[u8] {
         if corpus.is_empty() {
@@ -1371,7 +1383,12 @@ fn gen_text(ctx: &Ctx, index: usize, rng: &mut Rng) -> (Origin, Vec<u8>) {
             corpus[rng.index(corpus.len())]
         }
     };
-    match rng.below(100) {
+    let class = if block == 11 {
+        rng.range(42, 78)
+    } else {
+        rng.below(100)
+    };
+    match class {
         0..=5 => (Origin::Corpus, pick(rng).to_vec()),
         6..=41 => {
             let (a, b) = (pick(rng), pick(rng));
@@ -2162,13 +2179,15 @@ fn prctl_args(rng: &mut Rng, a: &Arena, arch: &Arch) -> [u64; 6] {
             v[1] = arg_value(rng, a, arch, Int);
         }
         2 => {
-            // Harmless setters (or EPERM without capabilities):
-            // PR_SET_DUMPABLE, PR_SET_KEEPCAPS, PR_MCE_KILL, PR_SET_MM, PR_SET_CHILD_SUBREAPER,
-            // PR_SET_NO_NEW_PRIVS, PR_SET_THP_DISABLE, PR_CAP_AMBIENT,
-            // PR_SET_SPECULATION_CTRL, PR_SET_IO_FLUSHER, PR_SET_MDWE,
-            // PR_SET_MEMORY_MERGE (not PR_SET_TIMERSLACK: a huge slack makes
-            // a zero nanosleep long)
-            v[0] = *rng.pick(&[4u64, 8, 33, 35, 36, 38, 41, 47, 53, 57, 65, 67]);
+            // Setters of the worker's own task state (or EPERM without
+            // capabilities): PR_SET_KEEPCAPS, PR_MCE_KILL, PR_SET_MM,
+            // PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT,
+            // PR_SET_SPECULATION_CTRL, PR_SET_IO_FLUSHER. Not those that
+            // change the memory map it shares with the test process
+            // (PR_SET_DUMPABLE, PR_SET_THP_DISABLE, PR_SET_MDWE,
+            // PR_SET_MEMORY_MERGE), nor PR_SET_TIMERSLACK (a huge slack
+            // makes a zero nanosleep long).
+            v[0] = *rng.pick(&[8u64, 33, 35, 36, 38, 47, 53, 57]);
             v[1] = arg_value(rng, a, arch, Int);
             if v[0] == 35 || v[0] == 47 {
                 // PR_SET_MM takes pointers in some sub-options; PR_CAP_AMBIENT
@@ -2524,7 +2543,6 @@ fn build_batch(
         ended = "layer text limit";
     }
     let layers = sim.layers.len();
-    let sim_ended = |sim: Sim| sim.recycle(&ctx.programs);
     // Random syscalls under the layers (none without layers: nothing of
     // strbox's to test there).
     let mut dead = false;
@@ -2590,7 +2608,7 @@ fn build_batch(
             }
         }
     }
-    sim_ended(sim);
+    sim.recycle(&ctx.programs);
     Ok(Batch {
         first,
         end,
