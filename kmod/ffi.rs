@@ -17,6 +17,11 @@ pub(crate) type TaskWorkFn = unsafe extern "C" fn(head: *mut bindings::callback_
 /// `work_func_t`.
 pub(crate) type WorkFn = unsafe extern "C" fn(work: *mut bindings::work_struct);
 
+/// `kprobe_pre_handler_t` (`struct kprobe *` passed as an opaque pointer:
+/// the type is absent from the bindings and never dereferenced here).
+pub(crate) type KprobePreHandler =
+    unsafe extern "C" fn(kp: *mut c_void, regs: *mut bindings::pt_regs) -> c_int;
+
 // Only pointers cross this boundary; bindgen renders structs whose members
 // are configured out (e.g. `sched_statistics` inside `task_struct`) as empty,
 // which the lint flags although the pointee's layout never matters here.
@@ -94,9 +99,30 @@ extern "C" {
     pub(crate) fn strbox_unlock_exec_guard();
     /// `synchronize_rcu_tasks()`.
     pub(crate) fn strbox_synchronize_rcu_tasks();
-    /// `current_pt_regs()` (used by the vsyscall probe only).
-    #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
+    /// `current_pt_regs()`: the user register frame of current.
     pub(crate) fn strbox_current_regs() -> *mut bindings::pt_regs;
+    /// `set_task_syscall_work(t, SYSCALL_TRACEPOINT)`.
+    pub(crate) fn strbox_task_set_tp_work(t: *mut bindings::task_struct);
+    /// `clear_task_syscall_work(t, SYSCALL_TRACEPOINT)`.
+    pub(crate) fn strbox_task_clear_tp_work(t: *mut bindings::task_struct);
+    /// Sets the syscall-tracepoint flag on every task (RCU walk).
+    pub(crate) fn strbox_flag_all_tasks();
+    /// Whether `tp` has a probe other than `ours`.
+    pub(crate) fn strbox_tp_has_foreign_probe(
+        tp: *mut bindings::tracepoint,
+        ours: *mut c_void,
+    ) -> bool;
+    /// `regs_get_kernel_argument(regs, n)`.
+    pub(crate) fn strbox_kernel_arg(regs: *mut bindings::pt_regs, n: u32) -> usize;
+    /// Registers the prctl kprobe and the tracepoint-registration kprobes
+    /// (all or none): 0 or -errno.
+    pub(crate) fn strbox_kprobes_register(
+        prctl: KprobePreHandler,
+        tp_register: KprobePreHandler,
+    ) -> c_int;
+    /// Unregisters what [`strbox_kprobes_register`] registered (waits for
+    /// running handlers).
+    pub(crate) fn strbox_kprobes_unregister();
 }
 
 /// Holds one reference on this module (`try_module_get`), dropped with

@@ -34,6 +34,7 @@ pub(crate) unsafe extern "C" fn on_fork(
     parent: *mut bindings::task_struct,
     child: *mut bindings::task_struct,
 ) {
+    crate::selective::on_fork(child);
     if !task_state::any_filtered() {
         return;
     }

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 //! `PR_SECCOMP_SET` and `PR_SECCOMP_GET`, run as task work.
 //!
-//! The `sys_enter` probe claims the call (the real prctl never runs) and
-//! queues a [`PendingCall`] with `task_work_add(TWA_RESUME)`. The work runs
-//! on the same task before it returns to user mode, in process context
-//! where it may sleep and fault: it copies the arguments and the policy
-//! from user memory once (bounded, [`UserSlice`]), compiles the policy
-//! into zeroed heap memory, installs the layer atomically and writes the
-//! result into the syscall's return register.
+//! The prctl kprobe ([`crate::prctl`]) claims the call and queues a
+//! [`PendingCall`] with `task_work_add(TWA_RESUME)`; the real prctl then
+//! runs (and fails with `EINVAL`, an option it does not know). The work
+//! runs on the same task before it returns to user mode, in process
+//! context where it may sleep and fault: it copies the arguments and the
+//! policy from user memory once (bounded, [`UserSlice`]), compiles the
+//! policy into zeroed heap memory, installs the layer atomically and
+//! writes the result into the syscall's return register, over the real
+//! prctl's.
 //!
 //! Atomicity: everything that can fail — copying, compiling, allocating,
 //! limits, the TSYNC check — happens before the single step that links the
@@ -29,7 +31,8 @@ use crate::ffi::{self, ModuleRef};
 use crate::filter::{compile, Error as PolicyError, ErrorCode, Program, Scratch};
 use crate::task_state::{self, EntrySlot};
 use crate::uapi::abi::{
-    StrboxError, StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_SET,
+    StrboxError, StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_GET,
+    PR_SECCOMP_SET, STRBOX_ABI_VERSION,
     STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0, STRBOX_SET_FLAGS_ALL, STRBOX_SET_TSYNC,
 };
 use crate::uapi::tables::NATIVE;
@@ -46,7 +49,7 @@ struct PendingCall {
     /// The syscall's register frame (the task's own, stable until it
     /// returns to user mode, which the work runs before).
     regs: *mut bindings::pt_regs,
-    /// `PR_SECCOMP_SET` or `PR_SECCOMP_GET`.
+    /// `PR_SECCOMP_SET`, `PR_SECCOMP_GET` or `PR_STRBOX_ABI_VERSION`.
     option: u32,
     /// prctl arg2.
     arg2: u64,
@@ -56,7 +59,7 @@ struct PendingCall {
     _module: ModuleRef,
 }
 
-/// Queues `option` for the current task. Called by the `sys_enter` probe
+/// Queues `option` for the current task. Called by the prctl kprobe
 /// (atomic context). `Ok(false)`: the module is being unloaded and does not
 /// claim the call.
 pub(crate) fn queue(
@@ -103,16 +106,16 @@ unsafe extern "C" fn run_call(head: *mut bindings::callback_head) {
     // created by `KBox::into_raw` in `queue`; the task-work list gave it
     // back to us exactly once.
     let call = unsafe { KBox::from_raw(head.cast::<PendingCall>()) };
-    let ret: c_long = if call.option == PR_SECCOMP_SET {
-        match set(call.arg2, call.arg3) {
+    let ret: c_long = match call.option {
+        PR_SECCOMP_SET => match set(call.arg2, call.arg3) {
             Ok(()) => 0,
             Err(e) => e.to_errno() as c_long,
-        }
-    } else {
-        match get(call.arg2, call.arg3) {
+        },
+        PR_SECCOMP_GET => match get(call.arg2, call.arg3) {
             Ok(n) => n as c_long,
             Err(e) => e.to_errno() as c_long,
-        }
+        },
+        _ => STRBOX_ABI_VERSION as c_long,
     };
     // SAFETY: `regs` is the current task's syscall frame; the task has not
     // returned to user mode yet.

@@ -1,51 +1,61 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Claiming strbox's `prctl` options at syscall entry.
+//! Claiming strbox's `prctl` options: a kprobe on the native prctl syscall.
 //!
 //! `PR_SECCOMP_SET`, `PR_SECCOMP_GET` and `PR_STRBOX_ABI_VERSION` are not
-//! options the kernel's prctl knows; the `sys_enter` probe hands every
-//! native `prctl` here (after judging it, for a filtered task). A strbox
-//! option is answered by skipping the real syscall: the ABI version at
-//! once, SET/GET by queueing the task work of [`install`] (which may
-//! sleep) and returning its result on the way back to user mode. Any other
-//! option reaches the real prctl untouched.
+//! options the kernel's prctl knows. A kprobe at the entry of
+//! `__x64_sys_prctl`/`__arm64_sys_prctl` sees every native prctl that is
+//! actually run — after the `sys_enter` probe judged it for a filtered
+//! task (a denied prctl never gets here) — whether or not the task has the
+//! syscall-tracepoint flag ([`crate::selective`]). A strbox option queues
+//! the task work of [`install`]; the real prctl then fails with `EINVAL`,
+//! and the work, which runs before the task returns to user mode, writes
+//! the real result over it. (A tracer stopping the task at syscall exit
+//! sees `EINVAL`; the task never does.) Any other option, or a strbox
+//! option with nonzero unused arguments, is left to the real prctl, which
+//! answers `EINVAL`.
+//!
+//! ia32 and AArch32 tasks enter through other wrappers and x32 ones are
+//! recognised by their syscall number: strbox's options are native only.
 
 use kernel::bindings;
-use kernel::ffi::c_long;
+use kernel::ffi::{c_int, c_void};
 
 use crate::ffi;
 use crate::install;
-use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION};
+use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION};
 
-/// Handles the strbox `prctl` options; other options reach the real prctl.
-pub(crate) fn claim(regs: *mut bindings::pt_regs, args: &[u64; 6]) {
-    // prctl's option is an `int`: the upper register half is ignored, as
-    // the kernel's prctl does.
-    let option = args[0] as u32;
-    let result: c_long = match option {
-        PR_STRBOX_ABI_VERSION => {
-            if args[1..5].iter().any(|&a| a != 0) {
-                -(bindings::EINVAL as c_long)
-            } else {
-                STRBOX_ABI_VERSION as c_long
-            }
-        }
-        PR_SECCOMP_SET | PR_SECCOMP_GET => {
-            if args[3] != 0 || args[4] != 0 {
-                -(bindings::EINVAL as c_long)
-            } else {
-                match install::queue(option, args[1], args[2], regs) {
-                    // The task work writes the real result before the task
-                    // returns to user mode; until then the syscall looks
-                    // interrupted (what a tracer at syscall exit sees).
-                    Ok(true) => -(bindings::EINTR as c_long),
-                    // The module is going away: behave as if not loaded.
-                    Ok(false) => return,
-                    Err(e) => e.to_errno() as c_long,
-                }
-            }
-        }
-        _ => return,
+/// The kprobe pre-handler of the native prctl syscall.
+///
+/// # Safety
+///
+/// Called by kprobes only, at the entry of the prctl syscall's wrapper, in
+/// the context of the calling task.
+pub(crate) unsafe extern "C" fn on_prctl(_kp: *mut c_void, _regs: *mut bindings::pt_regs) -> c_int {
+    // SAFETY: in syscall context `current_pt_regs()` is the task's user
+    // register frame, valid until it returns to user mode.
+    let regs = unsafe { ffi::strbox_current_regs() };
+    let mut args = [0u64; 6];
+    // SAFETY: `regs` is the current syscall's frame; the shim only reads
+    // it.
+    let native = unsafe {
+        ffi::strbox_syscall_args(regs, args.as_mut_ptr());
+        ffi::strbox_syscall_native(regs)
     };
-    // SAFETY: `regs` is the current syscall's frame.
-    unsafe { ffi::strbox_syscall_skip(regs, result) };
+    if native && wants_claim(&args) {
+        // On failure (module going away, no memory for the 64-byte record
+        // in atomic context) the real prctl's EINVAL stands.
+        let _ = install::queue(args[0] as u32, args[1], args[2], regs);
+    }
+    0
+}
+
+/// Whether the prctl arguments are a well-formed strbox call. prctl's
+/// option is an `int`: the upper register half is ignored, as the
+/// kernel's prctl does.
+fn wants_claim(args: &[u64; 6]) -> bool {
+    match args[0] as u32 {
+        PR_STRBOX_ABI_VERSION => args[1..5].iter().all(|&a| a == 0),
+        PR_SECCOMP_SET | PR_SECCOMP_GET => args[3] == 0 && args[4] == 0,
+        _ => false,
+    }
 }

@@ -8,6 +8,7 @@
 #include <linux/capability.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
+#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
@@ -41,6 +42,14 @@ int strbox_lock_exec_guard(void);
 void strbox_unlock_exec_guard(void);
 void strbox_synchronize_rcu_tasks(void);
 struct pt_regs *strbox_current_regs(void);
+void strbox_task_set_tp_work(struct task_struct *t);
+void strbox_task_clear_tp_work(struct task_struct *t);
+void strbox_flag_all_tasks(void);
+bool strbox_tp_has_foreign_probe(struct tracepoint *tp, void *ours);
+unsigned long strbox_kernel_arg(struct pt_regs *regs, unsigned int n);
+int strbox_kprobes_register(kprobe_pre_handler_t prctl,
+			    kprobe_pre_handler_t tp_register);
+void strbox_kprobes_unregister(void);
 
 /* task_work_add(current, work, TWA_RESUME) after init_task_work(). */
 int strbox_task_work_add(struct callback_head *work, task_work_func_t func)
@@ -139,13 +148,110 @@ void strbox_synchronize_rcu_tasks(void)
 	synchronize_rcu_tasks();
 }
 
-#ifdef CONFIG_X86_VSYSCALL_EMULATION
 /* current_pt_regs() is a macro: the user register frame of current. */
 struct pt_regs *strbox_current_regs(void)
 {
 	return current_pt_regs();
 }
+
+/*
+ * The syscall-tracepoint work flag (x86: SYSCALL_WORK_SYSCALL_TRACEPOINT,
+ * arm64: TIF_SYSCALL_TRACEPOINT): a task reaches the sys_enter probe only
+ * while it is set. Atomic bitops (macros over set_bit/clear_bit).
+ */
+void strbox_task_set_tp_work(struct task_struct *t)
+{
+	set_task_syscall_work(t, SYSCALL_TRACEPOINT);
+}
+
+void strbox_task_clear_tp_work(struct task_struct *t)
+{
+	clear_task_syscall_work(t, SYSCALL_TRACEPOINT);
+}
+
+/*
+ * Sets the flag on every task, as syscall_regfunc() does, but under RCU
+ * (tasklist_lock is not exported): a task being forked may be missed; the
+ * caller's protocol (selective.rs) covers it from the fork probe.
+ */
+void strbox_flag_all_tasks(void)
+{
+	struct task_struct *p, *t;
+
+	rcu_read_lock();
+	for_each_process_thread(p, t)
+		set_task_syscall_work(t, SYSCALL_TRACEPOINT);
+	rcu_read_unlock();
+}
+
+/*
+ * Whether tp has a probe other than ours (also a tp_stub_func left by an
+ * unregistration: conservative). Old probe arrays are freed after an RCU
+ * grace period (release_probes), so an RCU-sched reader may walk one.
+ */
+bool strbox_tp_has_foreign_probe(struct tracepoint *tp, void *ours)
+{
+	struct tracepoint_func *f;
+	bool foreign = false;
+
+	rcu_read_lock_sched();
+	f = rcu_dereference_sched(tp->funcs);
+	for (; f && f->func; f++) {
+		if (f->func != ours) {
+			foreign = true;
+			break;
+		}
+	}
+	rcu_read_unlock_sched();
+	return foreign;
+}
+
+/* The n-th argument of the probed kernel function (a static inline). */
+unsigned long strbox_kernel_arg(struct pt_regs *regs, unsigned int n)
+{
+	return regs_get_kernel_argument(regs, n);
+}
+
+/*
+ * The kprobes (struct kprobe is absent from the Rust bindings): the native
+ * prctl syscall, which claims strbox's options (prctl.rs), and the three
+ * exported ways to attach a tracepoint probe, which tell when another user
+ * of sys_enter/sys_exit appears (selective.rs). Registered all or none.
+ */
+#if defined(CONFIG_X86_64)
+#define STRBOX_PRCTL_SYM "__x64_sys_prctl"
+#elif defined(CONFIG_ARM64)
+#define STRBOX_PRCTL_SYM "__arm64_sys_prctl"
 #endif
+
+static struct kprobe strbox_kp[4];
+static struct kprobe *strbox_kps[4] = {
+	&strbox_kp[0], &strbox_kp[1], &strbox_kp[2], &strbox_kp[3],
+};
+
+int strbox_kprobes_register(kprobe_pre_handler_t prctl,
+			    kprobe_pre_handler_t tp_register)
+{
+	static const char *const tp_syms[3] = {
+		"tracepoint_probe_register",
+		"tracepoint_probe_register_prio",
+		"tracepoint_probe_register_prio_may_exist",
+	};
+	int i;
+
+	strbox_kp[0].symbol_name = STRBOX_PRCTL_SYM;
+	strbox_kp[0].pre_handler = prctl;
+	for (i = 0; i < 3; i++) {
+		strbox_kp[i + 1].symbol_name = tp_syms[i];
+		strbox_kp[i + 1].pre_handler = tp_register;
+	}
+	return register_kprobes(strbox_kps, 4);
+}
+
+void strbox_kprobes_unregister(void)
+{
+	unregister_kprobes(strbox_kps, 4);
+}
 
 /* Under the siglock: the next thread of t's group (wraps to the leader). */
 struct task_struct *strbox_next_thread(struct task_struct *t)

@@ -8,7 +8,10 @@
 //!
 //! * [`syscall_entry`]: the `sys_enter` probe — judges every syscall of a
 //!   filtered task and denies in `pt_regs`.
-//! * [`prctl`]: claims the strbox prctl options at syscall entry.
+//! * [`selective`]: keeps unfiltered tasks out of that probe (the
+//!   syscall-tracepoint flag only on filtered tasks while no other tracer
+//!   needs it on all).
+//! * [`prctl`]: claims the strbox prctl options (a kprobe on prctl).
 //! * [`install`]: `PR_SECCOMP_SET`/`PR_SECCOMP_GET` as task work (copy,
 //!   compile, atomic install, TSYNC, read-back).
 //! * [`report`]: the kernel-log records of `log`/`kill` verdicts (per-layer
@@ -26,6 +29,9 @@ use kernel::prelude::*;
 
 // On PREEMPT_RT spinlock_t sleeps, but the syscall-entry probe takes the
 // registry lock with preemption disabled and allocates GFP_ATOMIC there.
+#[cfg(not(CONFIG_KPROBES))]
+compile_error!("strbox needs CONFIG_KPROBES (its prctl options are claimed by a kprobe on prctl)");
+
 #[cfg(CONFIG_PREEMPT_RT)]
 compile_error!("strbox does not support PREEMPT_RT kernels (its probes take spinlock_t and allocate in atomic context)");
 
@@ -41,6 +47,7 @@ mod fork_exit;
 mod install;
 mod prctl;
 mod report;
+mod selective;
 mod syscall_entry;
 mod task_state;
 mod tracepoints;
@@ -48,6 +55,7 @@ mod tracepoints;
 mod vsyscall;
 
 use tracepoints::{Attached, ProbeSpec};
+
 
 module! {
     type: Strbox,
@@ -71,7 +79,7 @@ static PROBES: &[ProbeSpec] = &[
     },
     ProbeSpec {
         name: c"sys_enter",
-        probe: syscall_entry::on_sys_enter as *mut c_void,
+        probe: syscall_entry::strbox_on_sys_enter as *mut c_void,
     },
     // x86_64's legacy vsyscalls bypass sys_enter (see `vsyscall`).
     #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
@@ -87,22 +95,48 @@ struct Strbox {
 
 impl kernel::Module for Strbox {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        syscall_entry::init()?;
         #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]
         vsyscall::init()?;
+        let (Some(sys_enter), Some(sys_exit)) =
+            (tracepoints::find(c"sys_enter"), tracepoints::find(c"sys_exit"))
+        else {
+            pr_err!("syscall tracepoints not found (CONFIG_HAVE_SYSCALL_TRACEPOINTS?)\n");
+            return Err(ENOENT);
+        };
+        selective::init(sys_enter, sys_exit);
         task_state::init()?;
-        let probes = match tracepoints::attach(PROBES) {
+        let mut probes = match tracepoints::attach(PROBES) {
             Ok(p) => p,
             Err(e) => {
                 task_state::teardown();
                 return Err(e);
             }
         };
+        // After the probes: a layer installed through the prctl kprobe is
+        // enforced from the next syscall on.
+        // SAFETY: both handlers have the kprobe pre-handler signature and
+        // stay valid until `strbox_kprobes_unregister` in `drop`.
+        let rc = unsafe {
+            ffi::strbox_kprobes_register(prctl::on_prctl, selective::on_tracepoint_register)
+        };
+        if rc != 0 {
+            pr_err!("cannot register kprobes on prctl and tracepoint registration: {}\n", rc);
+            selective::stop();
+            probes.detach();
+            task_state::teardown();
+            return Err(Error::from_errno(rc));
+        }
+        selective::start();
         pr_info!(
-            "loaded (ABI {}, {} syscalls, layer {} bytes)\n",
+            "loaded (ABI {}, {} syscalls, layer {} bytes, {} syscall tracing)\n",
             uapi::abi::STRBOX_ABI_VERSION,
             uapi::tables::NATIVE.syscalls.len(),
-            filter::Program::SIZE
+            filter::Program::SIZE,
+            if selective::mode() == selective::Mode::Selective {
+                "selective"
+            } else {
+                "all-task"
+            }
         );
         Ok(Strbox { probes })
     }
@@ -111,8 +145,13 @@ impl kernel::Module for Strbox {
 impl Drop for Strbox {
     fn drop(&mut self) {
         // The module is unloaded only when no reference is left: no layer
-        // exists and no prctl is pending. Detach (and wait for running
-        // probes), then free the registry once the last deferred frees ran.
+        // exists and no prctl is pending. Flag every task (the kernel's view
+        // once we are gone), disarm the kprobes and detach the probes (each
+        // waits for running handlers), then free the registry once the
+        // last deferred frees ran.
+        selective::stop();
+        // SAFETY: registered in `init`; process context, no locks held.
+        unsafe { ffi::strbox_kprobes_unregister() };
         self.probes.detach();
         // No module code may run once this function returns. The probes
         // are synchronised above; deferred frees are drained by

@@ -301,6 +301,13 @@ impl Writer {
                 FILTERED.fetch_add(1, Ordering::Relaxed);
             }
         }
+        // A filtered task must reach the `sys_enter` probe: set its flag
+        // after linking, under the lock that every clearing of the flag
+        // by strbox holds too (see `selective`). A probe that sees the flag
+        // before the entry takes that lock before it clears anything, and
+        // then finds the entry.
+        // SAFETY: `task` is a valid task (the callers' requirement).
+        unsafe { ffi::strbox_task_set_tp_work(task.cast_mut()) };
     }
 
     /// Removes `task`'s entry, if any.

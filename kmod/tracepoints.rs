@@ -54,6 +54,22 @@ unsafe extern "C" fn visit(tp: *mut bindings::tracepoint, data: *mut c_void) {
     }
 }
 
+/// The core kernel tracepoint called `name`, if any.
+pub(crate) fn find(name: &'static CStr) -> Option<*mut bindings::tracepoint> {
+    let specs = [ProbeSpec {
+        name,
+        probe: ptr::null_mut(),
+    }];
+    let mut search = Search {
+        specs: &specs,
+        found: [ptr::null_mut(); 4],
+    };
+    // SAFETY: `visit` matches the visitor type and `search` outlives the
+    // walk.
+    unsafe { ffi::for_each_kernel_tracepoint(visit, ptr::addr_of_mut!(search).cast()) };
+    Some(search.found[0]).filter(|tp| !tp.is_null())
+}
+
 /// Attached probes; [`Attached::detach`] undoes them.
 pub(crate) struct Attached {
     specs: &'static [ProbeSpec],

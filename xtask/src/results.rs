@@ -41,6 +41,10 @@ pub struct Report {
     pub summary: Summary,
     /// Run-level problems (boot failure, timeout, kernel log findings).
     pub problems: Vec<String>,
+    /// Kernel-log findings from before userspace started (before the
+    /// kernel ran /init, so before strbox.ko could be loaded): printed, not
+    /// failed on — they are the guest kernel's own (see `parse`).
+    pub notes: Vec<String>,
     pub failures: Vec<String>,
     /// Every reported test in order: its name and outcome.
     pub tests: Vec<(String, Outcome)>,
@@ -64,6 +68,9 @@ impl Report {
         }
         for p in &self.problems {
             println!("PROBLEM {}: {p}", self.arch);
+        }
+        for n in &self.notes {
+            println!("NOTE {}: {n}", self.arch);
         }
         println!("{}: {}", self.arch, self.summary.line());
     }
@@ -111,6 +118,7 @@ pub fn parse(console: &str, arch: &str) -> Report {
         arch: arch.to_string(),
         summary: Summary::default(),
         problems: Vec::new(),
+        notes: Vec::new(),
         failures: Vec::new(),
         tests: Vec::new(),
     };
@@ -118,7 +126,15 @@ pub fn parse(console: &str, arch: &str) -> Report {
     let mut seen = 0usize;
     let mut done = false;
     let mut bad_kernel_lines = Vec::new();
-    for l in console.lines() {
+    let mut boot_kernel_lines = Vec::new();
+    // Before userspace: console lines before the KTAP plan (the harness
+    // prints it before loading the module), and dumped lines before the
+    // kernel's "Run /init" (if the dump lost that line to ring-buffer
+    // overflow, every dumped line counts as after it).
+    let run_init = console
+        .lines()
+        .position(|l| l.starts_with("@@k Run /init as init process"));
+    for (i, l) in console.lines().enumerate() {
         if let Some(n) = l.strip_prefix("1..") {
             plan = n.trim().parse::<usize>().ok();
         }
@@ -155,11 +171,28 @@ pub fn parse(console: &str, arch: &str) -> Report {
                 let ours = l.starts_with('#') || l.starts_with("@@o ") || l.starts_with("@@e ");
                 if !ours {
                     if let Some(p) = bad_kernel_patterns().find(|p| k.contains(*p)) {
-                        bad_kernel_lines.push(format!("{p:?} in: {}", k.trim()));
+                        let before_userspace = if l.starts_with("@@k ") {
+                            run_init.is_some_and(|r| i < r)
+                        } else {
+                            plan.is_none()
+                        };
+                        let line = format!("{p:?} in: {}", k.trim());
+                        if before_userspace {
+                            boot_kernel_lines.push(line);
+                        } else {
+                            bad_kernel_lines.push(line);
+                        }
                     }
                 }
             }
         }
+    }
+    if !boot_kernel_lines.is_empty() {
+        r.notes.push(format!(
+            "kernel log before userspace (not strbox: the module is not loaded yet): {} bad line(s), first: {}",
+            boot_kernel_lines.len(),
+            boot_kernel_lines[0]
+        ));
     }
     // Run-level problems count as failures too, so the closing line never
     // says "0 failed" for a run that failed.
@@ -398,6 +431,33 @@ ok 1 module_load
             "@@k WARNING: CPU: 1 PID: 42 at kernel/fork.c:1 x",
         );
         assert!(!parse(&log, "aarch64").ok());
+    }
+
+    #[test]
+    fn finding_before_userspace_is_noted_not_failed() {
+        let log = format!(
+            "[    2.29] BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xea/0x2b0\n{}",
+            PASSING.replace(
+                "@@k strbox: loaded",
+                "@@k BUG: KASAN: wild-memory-access in x\n@@k Run /init as init process\n@@k strbox: loaded"
+            )
+        );
+        let r = parse(&log, "x86_64");
+        assert!(r.ok(), "{:?}", r.problems);
+        assert_eq!(r.notes.len(), 1);
+        assert!(r.notes[0].contains("2 bad line(s)"), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn finding_after_userspace_started_fails() {
+        // After the plan on the console, or after "Run /init" in the dump.
+        let console = PASSING.replace("ok 1 module_load", "ok 1 module_load\n[ 9.1] BUG: x");
+        assert!(!parse(&console, "x86_64").ok());
+        let dumped = PASSING.replace(
+            "@@k strbox: loaded",
+            "@@k Run /init as init process\n@@k strbox: loaded\n@@k BUG: x",
+        );
+        assert!(!parse(&dumped, "x86_64").ok());
     }
 
     #[test]
