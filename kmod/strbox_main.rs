@@ -79,7 +79,7 @@ static PROBES: &[ProbeSpec] = &[
     },
     ProbeSpec {
         name: c"sys_enter",
-        probe: syscall_entry::strbox_on_sys_enter as *mut c_void,
+        probe: syscall_entry::on_sys_enter as *mut c_void,
     },
     // x86_64's legacy vsyscalls bypass sys_enter (see `vsyscall`).
     #[cfg(CONFIG_X86_VSYSCALL_EMULATION)]

@@ -26,20 +26,16 @@ use crate::task_state::{self, RcuReadSide};
 
 /// The probe, as registered (compared with the probes of other users).
 pub(crate) fn probe() -> *mut c_void {
-    strbox_on_sys_enter as *mut c_void
+    on_sys_enter as *mut c_void
 }
 
 /// The probe of `sys_enter` (`TP_PROTO(struct pt_regs *regs, long id)`).
-///
-/// Not mangled, so that a kprobe event can count its hits
-/// (`p:strbox_hit strbox_on_sys_enter`; the guest tests do).
 ///
 /// # Safety
 ///
 /// Called by the tracepoint machinery only, for the current task's syscall
 /// entry, with `regs` its user register frame and preemption disabled.
-#[no_mangle]
-pub(crate) unsafe extern "C" fn strbox_on_sys_enter(
+pub(crate) unsafe extern "C" fn on_sys_enter(
     _data: *mut c_void,
     regs: *mut bindings::pt_regs,
     id: c_long,

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod module;
 pub mod seccomp_selftest;
 pub mod security;
+pub mod tracing;
 pub mod util;
 
 /// Outcome of one test: `Err("skip: why")` skips, any other `Err` fails.
@@ -37,6 +38,7 @@ pub fn all() -> Vec<&'static Test> {
         bad_input::TESTS,
         bench_check::TESTS,
         lifecycle::TESTS,
+        tracing::TESTS,
         seccomp_selftest::TESTS,
         // Before FINAL: its kmemleak scan must see what the fuzz left.
         fuzz::TESTS,
@@ -51,6 +53,7 @@ pub fn helpers() -> Vec<&'static Test> {
     enforce::HELPERS
         .iter()
         .chain(security::HELPERS.iter())
+        .chain(tracing::HELPERS.iter())
         .collect()
 }
 
