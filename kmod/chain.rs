@@ -15,7 +15,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::KVBox;
 use kernel::sync::Arc;
 
-use crate::filter::{evaluate_chain, Program, Verdict};
+use crate::filter::{evaluate_chain, ChainSummary, Program, Verdict};
 use crate::report::LayerLimits;
 use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
 
@@ -34,6 +34,9 @@ pub(crate) struct Layer {
     program: KVBox<Program>,
     /// The layer installed before this one, if any.
     parent: Option<Arc<Layer>>,
+    /// The argument-independent verdicts of the chain ending here (built
+    /// at install from `program` and the parent's summary).
+    summary: KVBox<ChainSummary>,
     /// Layers in the chain ending here (1 for a first layer).
     depth: usize,
     /// Compiled predicates summed over the chain ending here.
@@ -70,16 +73,20 @@ impl Layer {
     }
 
     /// Builds a layer on top of `parent`; `limits` comes from
-    /// [`Layer::check_limits`] for the same parent and program.
+    /// [`Layer::check_limits`] for the same parent and program. `summary`
+    /// is any memory for the chain summary (it is overwritten).
     pub(crate) fn new(
         program: KVBox<Program>,
         parent: Option<Arc<Layer>>,
         limits: (usize, usize),
+        mut summary: KVBox<ChainSummary>,
     ) -> Layer {
         LIVE_LAYERS.fetch_add(1, Ordering::Relaxed);
+        summary.build(&program, parent.as_deref().map(|p| &*p.summary));
         Layer {
             program,
             parent,
+            summary,
             depth: limits.0,
             chain_predicates: limits.1,
             limits: LayerLimits::new(),
@@ -109,6 +116,13 @@ impl Layer {
     /// Whether `other` is this layer or one of its ancestors.
     pub(crate) fn has_ancestor(&self, other: &Layer) -> bool {
         self.iter().any(|l| core::ptr::eq(l, other))
+    }
+
+    /// The chain's verdict for native syscall `nr` if it does not depend on
+    /// the arguments (one load, at any depth); `None`: [`Layer::evaluate`].
+    #[inline(always)]
+    pub(crate) fn constant_verdict(&self, nr: u32) -> Option<Verdict> {
+        self.summary.lookup(nr)
     }
 
     /// The verdict of the whole chain ending here for syscall `nr` with

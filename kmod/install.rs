@@ -28,7 +28,7 @@ use kernel::uaccess::UserSlice;
 
 use crate::chain::{Layer, LimitError};
 use crate::ffi::{self, ModuleRef};
-use crate::filter::{compile, Error as PolicyError, ErrorCode, Program, Scratch};
+use crate::filter::{compile, ChainSummary, Error as PolicyError, ErrorCode, Program, Scratch};
 use crate::task_state::{self, EntrySlot};
 use crate::uapi::abi::{
     StrboxError, StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_GET,
@@ -301,6 +301,9 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
     let me = current_task();
     let mut program = Some(program);
     let mut mem = Some(UniqueArc::<Layer>::new_uninit(GFP_KERNEL_ACCOUNT)?);
+    // SAFETY: the all-zero `ChainSummary` is valid (its documented layout
+    // contract); `Layer::new` overwrites it anyway.
+    let mut summary = Some(unsafe { kvzalloc::<ChainSummary>() }?);
     let mut slots: KVec<Option<EntrySlot>> = KVec::new();
     let mut want = if tsync {
         // SAFETY: reads the current task's thread count; only a first
@@ -365,10 +368,12 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
                 }
             }
             // Everything is checked and allocated: commit.
-            let (Some(program), Some(mem)) = (program.take(), mem.take()) else {
+            let (Some(program), Some(mem), Some(summary)) =
+                (program.take(), mem.take(), summary.take())
+            else {
                 return Err(Attempt::Fail(EINVAL));
             };
-            let layer: Arc<Layer> = mem.write(Layer::new(program, mine, limits)).into();
+            let layer: Arc<Layer> = mem.write(Layer::new(program, mine, limits, summary)).into();
             let mut next_slot = || slots.iter_mut().find_map(|s| s.take());
             if tsync {
                 // SAFETY: reading our own NNP flag.

@@ -13,6 +13,7 @@
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/task_stack.h>
 #include <linux/task_work.h>
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>

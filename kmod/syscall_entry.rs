@@ -65,28 +65,41 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
     if id < 0 {
         return;
     }
-    let mut args = [0u64; 6];
     // SAFETY: `regs` is the current task's register frame (the function's
     // safety requirement); the shim only reads it.
-    let native = unsafe {
-        ffi::strbox_syscall_args(regs, args.as_mut_ptr());
-        ffi::strbox_syscall_native(regs)
+    let native = unsafe { ffi::strbox_syscall_native(regs) };
+    let mut args = [0u64; 6];
+    let mut have_args = false;
+    let mut read_args = |args: &mut [u64; 6]| {
+        if !have_args {
+            // SAFETY: as above.
+            unsafe { ffi::strbox_syscall_args(regs, args.as_mut_ptr()) };
+            have_args = true;
+        }
     };
-    let verdict = if native {
-        chain.evaluate(id as u32, &args)
-    } else {
+    let verdict = if !native {
         // ia32/x32/AArch32: the policy's rules name native numbers, so no
         // rule applies; fail closed with the chain's default action.
         chain.default_verdict()
+    } else if let Some(v) = chain.constant_verdict(id as u32) {
+        // No layer looks at this syscall's arguments: one load.
+        v
+    } else {
+        read_args(&mut args);
+        chain.evaluate(id as u32, &args)
     };
     match verdict {
         Verdict::Allow => {}
-        Verdict::Log => report::record(Recorded::Log, task, id, native, &args, chain),
+        Verdict::Log => {
+            read_args(&mut args);
+            report::record(Recorded::Log, task, id, native, &args, chain);
+        }
         Verdict::Errno(e) => {
             // SAFETY: `regs` is the current syscall's frame.
             unsafe { ffi::strbox_syscall_skip(regs, -(e as c_long)) };
         }
         Verdict::Kill => {
+            read_args(&mut args);
             report::record(Recorded::Kill, task, id, native, &args, chain);
             // The syscall must not run: skip it, then kill the whole
             // thread group (SIGKILL cannot be caught, blocked or ignored;

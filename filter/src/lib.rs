@@ -81,7 +81,7 @@ mod printer;
 
 pub use compile::{compile, Scratch};
 pub use error::{Error, ErrorCode};
-pub use program::{evaluate_chain, Program, Verdict, ACCEPT, REJECT};
+pub use program::{evaluate_chain, ChainSummary, Program, Verdict, ACCEPT, REJECT};
 pub use uapi::tables::Arch;
 
 #[cfg(test)]

@@ -8,12 +8,16 @@
 //!   the only functions that encode or decode them;
 //! * [`eval`]: the hot path: [`Program::evaluate`], [`evaluate_chain`],
 //!   [`Verdict`];
+//! * [`summary`]: [`ChainSummary`], a whole chain's argument-independent
+//!   verdict per syscall (built at install, one load at run time);
 //! * [`code`]: the readback code, the rules' `&&`/`||`/`!` structure in
 //!   prefix order, kept only so the policy can be printed back.
 
 pub(crate) mod code;
 pub(crate) mod eval;
 pub(crate) mod layout;
+pub(crate) mod summary;
 
 pub use eval::{evaluate_chain, Verdict};
 pub use layout::{Program, ACCEPT, REJECT};
+pub use summary::ChainSummary;
