@@ -7,6 +7,7 @@
 //! boot QEMU and collect the results (`qemu`, `results`).
 
 mod arch;
+mod chart;
 mod fuzz;
 mod gen_tables;
 mod guest;
@@ -268,6 +269,31 @@ fn run(cli: Cli) -> Result<()> {
                 let r = results::parse(&out.console, a.name());
                 r.print();
                 ok &= r.ok();
+                let figs = chart::parse(&out.console);
+                if !figs.is_empty() {
+                    let (stem, mode, unit) = if icount {
+                        (
+                            format!("{}-icount", a.name()),
+                            "QEMU TCG -icount, 1 vCPU",
+                            "guest instructions per syscall",
+                        )
+                    } else {
+                        (
+                            a.name().to_string(),
+                            "QEMU TCG",
+                            "ns per syscall (emulated)",
+                        )
+                    };
+                    let title = format!("strbox vs seccomp-bpf per syscall: {} ({mode})", a.name());
+                    let [c, g] = chart::write(
+                        &util::target_dir().join("bench"),
+                        &stem,
+                        &figs,
+                        &title,
+                        unit,
+                    )?;
+                    println!("wrote {} and {}", c.display(), g.display());
+                }
             }
             if !ok {
                 bail!("qemu-bench failed");

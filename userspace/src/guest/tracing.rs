@@ -288,7 +288,11 @@ fn unfiltered_tasks_skip_probe() -> TestResult {
         tw("events/kprobes/strbox_hit/enable", "0")?;
         no_overrun()?;
         let ev = trace_events()?;
-        let hits = |pid: i32| ev.iter().filter(|(p, l)| *p == pid && l.contains("strbox_hit")).count();
+        let hits = |pid: i32| {
+            ev.iter()
+                .filter(|(p, l)| *p == pid && l.contains("strbox_hit"))
+                .count()
+        };
         let (hb, ha, hf, hs) = (hits(pids[0]), hits(pids[1]), hits(pids[2]), hits(pids[3]));
         println!(
             "# probe hits for {N} getppid each: existed before load {hb}, forked after load {ha}, filtered {hf}, unfiltered sibling {hs}"
@@ -332,7 +336,11 @@ fn deny_loop_helper() -> TestResult {
 /// posix_spawn (CLONE_VM|CLONE_VFORK in musl) of this binary's deny loop.
 fn spawn_deny_loop() -> Result<libc::pid_t, String> {
     let exe = c"/proc/self/exe";
-    let argv = [exe.as_ptr(), c"tracing_deny_loop".as_ptr(), std::ptr::null()];
+    let argv = [
+        exe.as_ptr(),
+        c"tracing_deny_loop".as_ptr(),
+        std::ptr::null(),
+    ];
     let env = format!("STRBOX_DENY_LOOP={DENIALS}\0");
     let envp: [*const libc::c_char; 2] = [env.as_ptr().cast(), std::ptr::null()];
     let mut pid = 0;
@@ -374,7 +382,8 @@ fn filtered_enforced_while_tracing_toggles() -> TestResult {
                     deny_loop(DENIALS)
                 });
                 nnp().map_err(|_| "nnp".to_string())?;
-                install_flags(&policy, STRBOX_SET_TSYNC).map_err(|_| "TSYNC install".to_string())?;
+                install_flags(&policy, STRBOX_SET_TSYNC)
+                    .map_err(|_| "TSYNC install".to_string())?;
                 go.store(true, Ordering::Release);
                 let forked = spawn(|| {
                     deny_loop(DENIALS).map_err(|e| super::child::fail(format_args!("{e}")))
@@ -412,7 +421,14 @@ fn filtered_enforced_while_tracing_toggles() -> TestResult {
             }
             ensure!(r == 0, "waitpid: {}", std::io::Error::last_os_error());
             let e = events[(toggles as usize) % events.len()];
-            tw(e, if (toggles / 3).is_multiple_of(2) { "1" } else { "0" })?;
+            tw(
+                e,
+                if (toggles / 3).is_multiple_of(2) {
+                    "1"
+                } else {
+                    "0"
+                },
+            )?;
             toggles += 1;
         };
         tree.pid = 0; // reaped above
@@ -429,7 +445,10 @@ fn filtered_enforced_while_tracing_toggles() -> TestResult {
             "# {} denied getppid calls in 5 filtered tasks, 0 leaked, while syscall events were toggled {toggles} times",
             5 * DENIALS
         );
-        ensure!(toggles >= 6, "only {toggles} toggles: the tracer was barely exercised");
+        ensure!(
+            toggles >= 6,
+            "only {toggles} toggles: the tracer was barely exercised"
+        );
         Ok(())
     })
 }
@@ -437,8 +456,14 @@ fn filtered_enforced_while_tracing_toggles() -> TestResult {
 /// Counts `sys_getppid` enter and exit events of `pid` in the buffer.
 fn getppid_events(pid: i32) -> Result<(usize, usize), String> {
     let ev = trace_events()?;
-    let enter = ev.iter().filter(|(p, l)| *p == pid && l.contains("sys_getppid(")).count();
-    let exit = ev.iter().filter(|(p, l)| *p == pid && l.contains("sys_getppid ->")).count();
+    let enter = ev
+        .iter()
+        .filter(|(p, l)| *p == pid && l.contains("sys_getppid("))
+        .count();
+    let exit = ev
+        .iter()
+        .filter(|(p, l)| *p == pid && l.contains("sys_getppid ->"))
+        .count();
     Ok((enter, exit))
 }
 
