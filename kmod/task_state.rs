@@ -2,7 +2,8 @@
 //! Per-task state: which chain each filtered task has.
 //!
 //! The kernel gives an out-of-tree module no field in `task_struct`, so the
-//! state lives in a fixed table of hash buckets keyed by the task pointer.
+//! state lives in a fixed table of hash buckets keyed by the task pointer
+//! ([`BUCKETS`]).
 //! Each bucket is a singly linked list of immutable [`Entry`]s, RCU style:
 //!
 //! * Readers (the syscall probe) run with preemption disabled — on 6.12
@@ -38,8 +39,12 @@ use crate::chain::Layer;
 use crate::ffi::{self, ModuleRef};
 
 /// log2 of the number of buckets.
-const BUCKET_BITS: u32 = 10;
-/// Number of buckets (1024: 8 KiB of pointers).
+const BUCKET_BITS: u32 = 14;
+/// Number of buckets (16384: 128 KiB of pointers, in the module's .bss).
+/// A lookup walks one bucket: with `n` filtered tasks a hit visits about
+/// `1 + n / 32768` entries on average (10,000 tasks: 1.3), so its cost
+/// stays flat up to tens of thousands of filtered tasks and grows slowly
+/// beyond (the table does not resize).
 const BUCKETS: usize = 1 << BUCKET_BITS;
 
 /// The buckets. Only the registry's lock holder stores into them.

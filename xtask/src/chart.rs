@@ -77,7 +77,20 @@ pub fn svg(figs: &[Figure], title: &str, unit: &str) -> String {
             None => groups.push((key, vec![(si, f.value)])),
         }
     }
-    let max = figs.iter().map(|f| f.value).fold(1.0f64, f64::max);
+    // The scale: the tallest drawn bar, rounded up to a round step.
+    let tallest = groups
+        .iter()
+        .flat_map(|(_, b)| b.iter().map(|(_, v)| *v))
+        .fold(1.0f64, f64::max);
+    let raw = tallest / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let nice = match raw / mag {
+        f if f <= 1.0 => 1.0,
+        f if f <= 2.0 => 2.0,
+        f if f <= 5.0 => 5.0,
+        _ => 10.0,
+    };
+    let max = nice * mag * 5.0;
     let (bar_w, gap, left, top, plot_h) = (14.0, 18.0, 70.0, 60.0, 320.0);
     let group_w = |n: usize| n as f64 * bar_w + gap;
     let width = left + groups.iter().map(|(_, b)| group_w(b.len())).sum::<f64>() + 20.0;
@@ -203,8 +216,9 @@ mod tests {
     #[test]
     fn chart_has_a_bar_per_drawn_figure() {
         let s = svg(&parse(CONSOLE), "t <x>", "instructions");
-        // seccomp-interp is not drawn.
+        // seccomp-interp is not drawn, and does not set the scale.
         assert_eq!(s.matches("<title>").count(), 4);
+        assert!(s.contains(">500</text>"), "axis up to 500: {s}");
         assert!(s.contains("ingo getppid strbox: 445"));
         assert!(s.contains("t &lt;x&gt;"));
         assert!(s.starts_with("<svg") && s.trim_end().ends_with("</svg>"));
