@@ -55,6 +55,11 @@ const SERIES: &[(&str, &str, &str)] = &[
     ),
     ("seccomp", "seccomp-bpf (JIT)", "#1e88e5"),
     ("strbox", "strbox", "#e53935"),
+    (
+        "strbox+10k",
+        "strbox, 10,000 other filtered tasks asleep",
+        "#8e24aa",
+    ),
 ];
 
 fn esc(s: &str) -> String {

@@ -670,7 +670,13 @@ enum Ring {
     LoadedIdle,
     /// Module loaded, strbox-filtered tasks alive (the ring's own).
     Loaded,
+    /// Module loaded, and [`CROWD`] more filtered tasks asleep besides the
+    /// ring's own: the per-task chain lookup under load.
+    Crowded,
 }
+
+/// Filtered sleeping tasks of the `Crowded` ring.
+const CROWD: usize = 10_000;
 
 #[derive(Clone, Copy, Debug)]
 struct Scenario {
@@ -685,6 +691,8 @@ impl Scenario {
             (Mech::None, Ring::Unloaded) => "none",
             (Mech::None, Ring::LoadedIdle) => "none+mod",
             (Mech::None, Ring::Loaded) => "none+mod*",
+            (Mech::None, Ring::Crowded) => "none+mod*10k",
+            (Mech::Strbox, Ring::Crowded) => "strbox+10k",
             (Mech::Strbox, _) => "strbox",
             (Mech::Seccomp(Layout::Tree), Ring::Unloaded) => "seccomp",
             (Mech::Seccomp(Layout::Tree), _) => "seccomp+mod*",
@@ -748,6 +756,9 @@ fn scenarios() -> Vec<Scenario> {
         s(Pol::Ingo, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Loaded),
+        s(Pol::None, None, Crowded),
+        s(Pol::Ingo, Strbox, Crowded),
+        s(Pol::Allow16, Strbox, Crowded),
     ];
     if jit_switchable() {
         for pol in [Pol::Ingo, Pol::Allow, Pol::Allow16] {
@@ -847,6 +858,98 @@ impl Policies {
         let args = [a[0], a[1], a[2], 0, 0, 0];
         prog.evaluate(nr as u32, &args) == Verdict::Allow
     }
+}
+
+/// `n` strbox-filtered tasks asleep in `read()`: the threads of one
+/// process that installed an allow-everything layer (each thread has its
+/// own entry in the module's task table).
+struct Crowd {
+    pid: libc::pid_t,
+    /// Our end of the pipe the threads sleep on; closing it wakes them.
+    wake: std::fs::File,
+}
+
+impl Crowd {
+    fn spawn(n: usize) -> Result<Crowd, String> {
+        // A 1 GiB guest's default threads-max is about 8,000.
+        let _ = std::fs::write("/proc/sys/kernel/threads-max", format!("{}", 2 * n + 1000));
+        let (sleep_r, sleep_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        let (ready_r, ready_w) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        let policy = crate::guest::child::allow_all_except(&[], "errno EPERM");
+        let _ = io::stdout().flush();
+        // SAFETY: the benchmark (PID 1) is single-threaded.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            drop(sleep_w);
+            drop(ready_r);
+            let code = match crowd_main(n, &policy, sleep_r, ready_w) {
+                Ok(()) => 0,
+                Err(e) => {
+                    println!("# crowd: {e}");
+                    1
+                }
+            };
+            // SAFETY: leave the child without the parent's exit handlers.
+            unsafe { libc::_exit(code) };
+        }
+        drop(sleep_r);
+        drop(ready_w);
+        let mut b = [0u8; 1];
+        let ready = (&ready_r).read(&mut b).map_err(|e| format!("crowd: {e}"))?;
+        let crowd = Crowd { pid, wake: sleep_w };
+        if ready != 1 {
+            return Err(format!("crowd of {n} filtered threads failed to start"));
+        }
+        Ok(crowd)
+    }
+
+    /// Wakes the threads (their `read()` returns 0) and reaps the process.
+    fn end(self) -> Result<(), String> {
+        let Crowd { pid, wake } = self;
+        drop(wake);
+        let status = crate::guest::util::wait_pid(pid)?;
+        if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
+            Ok(())
+        } else {
+            Err(format!(
+                "crowd: {}",
+                crate::guest::util::describe_status(status)
+            ))
+        }
+    }
+}
+
+fn crowd_main(
+    n: usize,
+    policy: &str,
+    sleep_r: std::fs::File,
+    ready_w: std::fs::File,
+) -> Result<(), String> {
+    crate::set_no_new_privs().map_err(|e| format!("no_new_privs: {e}"))?;
+    crate::install(policy.as_bytes()).map_err(|e| format!("install: errno {}", e.errno))?;
+    let fd = sleep_r.as_raw_fd();
+    let mut threads = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                let mut b = [0u8; 1];
+                // SAFETY: one byte into a local buffer; EOF ends the sleep.
+                unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+            })
+            .map_err(|e| format!("thread {i}: {e}"))?;
+        threads.push(t);
+    }
+    (&ready_w)
+        .write_all(b"r")
+        .map_err(|e| format!("ready: {e}"))?;
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
 }
 
 /// Per scenario and probe, ns/call of every slice of every run.
@@ -976,7 +1079,12 @@ pub fn guest_main(cfg: Config) {
             &[Ring::LoadedIdle, Ring::Loaded],
             &cfg,
             &mut samples,
-        ),
+        )
+        .and_then(|()| {
+            let crowd = Crowd::spawn(CROWD)?;
+            let r = run_rounds(&pols, &scs, &[Ring::Crowded], &cfg, &mut samples);
+            crowd.end().and(r)
+        }),
         Err(_) => Err("skip: module not loaded".into()),
     };
     ktap(3, "bench_loaded", &r);
