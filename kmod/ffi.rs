@@ -73,8 +73,6 @@ extern "C" {
     pub(crate) fn strbox_thread_group_exiting() -> bool;
     /// `next_thread(t)` (siglock held).
     pub(crate) fn strbox_next_thread(t: *mut bindings::task_struct) -> *mut bindings::task_struct;
-    /// Whether the current syscall uses the native 64-bit ABI.
-    pub(crate) fn strbox_syscall_native(regs: *mut bindings::pt_regs) -> bool;
     /// `syscall_get_arguments(current, regs, args)`.
     pub(crate) fn strbox_syscall_args(regs: *mut bindings::pt_regs, args: *mut u64);
     /// Skips the current syscall with return value `ret`.

@@ -36,10 +36,10 @@ pub(crate) unsafe extern "C" fn on_prctl(_kp: *mut c_void, _regs: *mut bindings:
     let regs = unsafe { ffi::strbox_current_regs() };
     let mut args = [0u64; 6];
     // SAFETY: `regs` is the current syscall's frame; the shim only reads
-    // it.
+    // it. `get_current()` is always valid in task context.
     let native = unsafe {
         ffi::strbox_syscall_args(regs, args.as_mut_ptr());
-        ffi::strbox_syscall_native(regs)
+        crate::syscall_entry::native_abi(bindings::get_current(), regs)
     };
     if native && wants_claim(&args) {
         // On failure (module going away, no memory for the 64-byte record

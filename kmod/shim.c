@@ -32,7 +32,6 @@ void strbox_lock_thread_group(void);
 void strbox_unlock_thread_group(void);
 bool strbox_thread_group_exiting(void);
 struct task_struct *strbox_next_thread(struct task_struct *t);
-bool strbox_syscall_native(struct pt_regs *regs);
 void strbox_syscall_args(struct pt_regs *regs, u64 args[6]);
 void strbox_syscall_skip(struct pt_regs *regs, long ret);
 void strbox_syscall_set_return(struct pt_regs *regs, long ret);
@@ -258,22 +257,6 @@ void strbox_kprobes_unregister(void)
 struct task_struct *strbox_next_thread(struct task_struct *t)
 {
 	return next_thread(t);
-}
-
-/*
- * Whether the current syscall uses the native 64-bit ABI: not ia32
- * (int $0x80, TS_COMPAT), not x32 (the x32 bit in the number, checked even
- * when CONFIG_X86_X32_ABI is off), not an arm64 AArch32 compat task.
- */
-bool strbox_syscall_native(struct pt_regs *regs)
-{
-	if (in_compat_syscall())
-		return false;
-#ifdef CONFIG_X86_64
-	if (regs->orig_ax & __X32_SYSCALL_BIT)
-		return false;
-#endif
-	return true;
 }
 
 /* The six argument registers of the current syscall, per its ABI. */

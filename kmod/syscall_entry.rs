@@ -24,6 +24,46 @@ use crate::report::{self, Recorded};
 use crate::selective;
 use crate::task_state::{self, RcuReadSide};
 
+/// Whether the current syscall uses the native 64-bit ABI: not ia32
+/// (`int $0x80`, `TS_COMPAT`), not x32 (the x32 bit in the number, checked
+/// even when `CONFIG_X86_X32_ABI` is off), not an arm64 AArch32 task
+/// (`TIF_32BIT`) — `in_compat_syscall()` plus the x32 bit, read here
+/// rather than through a shim call on the hot path.
+///
+/// # Safety
+///
+/// `task` must be current and `regs` its syscall register frame.
+#[inline(always)]
+pub(crate) unsafe fn native_abi(
+    task: *const bindings::task_struct,
+    regs: *const bindings::pt_regs,
+) -> bool {
+    // SAFETY: `thread_info` is the first member of `task_struct` on x86_64
+    // and arm64 (CONFIG_THREAD_INFO_IN_TASK), outside the part that
+    // RANDSTRUCT may reorder; `task` is current, so it is valid. The
+    // status/flag bits read here are set by the task itself (exec, the
+    // syscall entry), so a plain volatile read sees its own writes.
+    let ti = unsafe { core::ptr::addr_of!((*task).thread_info) };
+    #[cfg(CONFIG_X86_64)]
+    {
+        // SAFETY: `ti` and `regs` are valid (above and the caller).
+        let (status, nr) = unsafe {
+            (
+                core::ptr::read_volatile(core::ptr::addr_of!((*ti).status)),
+                (*regs).orig_ax,
+            )
+        };
+        status & bindings::TS_COMPAT == 0 && nr & bindings::__X32_SYSCALL_BIT as usize == 0
+    }
+    #[cfg(CONFIG_ARM64)]
+    {
+        let _ = regs;
+        // SAFETY: `ti` is valid (above).
+        let flags = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*ti).flags)) };
+        flags & (1 << bindings::TIF_32BIT) == 0
+    }
+}
+
 /// The probe, as registered (compared with the probes of other users).
 pub(crate) fn probe() -> *mut c_void {
     on_sys_enter as *mut c_void
@@ -65,14 +105,14 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
     if id < 0 {
         return;
     }
-    // SAFETY: `regs` is the current task's register frame (the function's
-    // safety requirement); the shim only reads it.
-    let native = unsafe { ffi::strbox_syscall_native(regs) };
+    // SAFETY: `task` is current and `regs` its syscall frame.
+    let native = unsafe { native_abi(task, regs) };
     let mut args = [0u64; 6];
     let mut have_args = false;
     let mut read_args = |args: &mut [u64; 6]| {
         if !have_args {
-            // SAFETY: as above.
+            // SAFETY: `regs` is the current syscall's frame; the shim only
+            // reads it.
             unsafe { ffi::strbox_syscall_args(regs, args.as_mut_ptr()) };
             have_args = true;
         }
