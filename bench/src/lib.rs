@@ -9,5 +9,6 @@
 //!   medians, the table).
 
 pub mod bpf;
+pub mod guest_util;
 pub mod policy;
 pub mod runner;
