@@ -13,8 +13,6 @@
 //! Filters are irreversible: once installed, the task and everything it
 //! starts keep them. See `docs/abi.md` for the ABI and every errno.
 
-pub mod bench;
-pub mod guest;
 pub mod policy;
 
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Guest userland: the static musl binaries and the initramfs.
 //!
-//! The initramfs holds `/init` (= `strbox-guest`, the test harness and
-//! command runner), `/bin/strbox` (the CLI), `/strbox.ko`,
+//! The initramfs holds `/init` (= `strbox-guest` of `selftests/`, the test
+//! harness and command runner), `/bin/strbox` (the CLI, `cli/`), `/strbox.ko`,
 //! `/etc/strbox-run` (what to do) and `--add` files under `/mnt/host/`.
 
 use std::fmt::Write as _;
@@ -55,7 +55,9 @@ pub fn build_binaries(a: Arch) -> Result<Bins> {
             "--target",
             t,
             "-p",
-            "strbox",
+            "strbox-selftests",
+            "-p",
+            "strbox-cli",
             "--bin",
             "strbox-guest",
             "--bin",

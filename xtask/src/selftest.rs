@@ -21,7 +21,7 @@
 //! next to a stamp naming the recipe, the compiler and the libcap used; a
 //! warm run reuses it. Nothing of this goes into the repository.
 //!
-//! The guest suite runs it with and without strbox (userspace/src/guest/
+//! The guest suite runs it with and without strbox (selftests/src/
 //! seccomp_selftest.rs; docs/seccomp-coexistence.md).
 
 use std::fs;

@@ -10,10 +10,11 @@
 use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use strbox::abi::{StrboxError, StrboxSetArgs, STRBOX_SET_ARGS_SIZE_VER0};
+use strbox::sys;
+
 use super::util::{describe_status, wait_pid};
 use super::TestResult;
-use crate::abi::{StrboxError, StrboxSetArgs, STRBOX_SET_ARGS_SIZE_VER0};
-use crate::sys;
 
 /// Size of the shared report page.
 const REPORT_SIZE: usize = 4096;
@@ -66,7 +67,7 @@ pub fn fail(args: fmt::Arguments<'_>) -> Failed {
 macro_rules! check {
     ($cond:expr, $($fmt:tt)+) => {
         if !$cond {
-            return Err($crate::guest::child::fail(format_args!($($fmt)+)));
+            return Err($crate::child::fail(format_args!($($fmt)+)));
         }
     };
 }
@@ -214,7 +215,7 @@ pub fn install_flags(policy: &str, flags: u64) -> Child {
 
 /// `PR_SECCOMP_SET` of `policy`: the result and the error record.
 pub fn set(policy: &[u8], flags: u64) -> (Result<(), i32>, StrboxError) {
-    let mut rec = [0xa5u8; crate::abi::STRBOX_ERROR_SIZE];
+    let mut rec = [0xa5u8; strbox::abi::STRBOX_ERROR_SIZE];
     let args = StrboxSetArgs {
         policy: policy.as_ptr() as u64,
         policy_len: policy.len() as u64,
@@ -236,7 +237,7 @@ pub fn layers_len() -> Result<usize, i32> {
 /// "errno EPERM")`. Tests use it so that the Rust runtime keeps working
 /// (allocation, threads, ...) under a filter.
 pub fn allow_all_except(except: &[&str], default: &str) -> String {
-    let arch = crate::policy::arch(None).expect("native arch");
+    let arch = strbox::policy::arch(None).expect("native arch");
     let mut s = format!("default {default}\n");
     for sys in arch.syscalls {
         if (sys.nr as usize) < strbox_filter::limits::MAX_NR && !except.contains(&sys.name) {

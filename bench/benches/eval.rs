@@ -4,7 +4,7 @@
 //! 2. an allowlist of ~300 syscalls with a few argument rules;
 //! 3. the same allowlist stacked in 16 layers (`evaluate_chain`).
 //!
-//! Run: `cargo bench -p strbox --bench eval` (add `-- --quick` for a short
+//! Run: `cargo bench -p strbox-bench --bench eval` (add `-- --quick` for a short
 //! run). Each scenario evaluates a fixed mix of calls (constant-allow
 //! syscalls, syscalls with predicates that pass and that fail, unlisted
 //! syscalls), many times; the figure is total time / evaluations.

@@ -6,8 +6,14 @@
 //! * [`policy`]: the benchmark policies as strbox text, and the generator
 //!   of their seccomp-bpf twins;
 //! * [`runner`]: the guest side (forked children, interleaved repetitions,
-//!   medians, the table).
+//!   medians, the table);
+//! * [`guest_util`]: loading/unloading the module and waiting for children
+//!   (shared with the guest test suite, `strbox-selftests`).
+//!
+//! `benches/eval.rs` is the host benchmark of the filter engine's
+//! evaluation (`cargo bench -p strbox-bench --bench eval`).
 
 pub mod bpf;
+pub mod guest_util;
 pub mod policy;
 pub mod runner;

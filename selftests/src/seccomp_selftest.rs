@@ -23,11 +23,12 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use strbox_bench::bpf::{self, Insn, OFF_ARCH, OFF_NR};
+
 use super::child::{allow_all_except, getpid, getppid, nnp, sc, spawn, Child};
 use super::harness::unload_when_idle;
 use super::util::{load_module, module_listed};
 use super::{Test, TestResult};
-use crate::bench::bpf::{self, Insn, OFF_ARCH, OFF_NR};
 use crate::{check, ensure};
 
 /// The tests of this module.
@@ -297,10 +298,10 @@ fn run_selftest(way: Way, args: &[&str], layer: &str) -> Result<RunOut, String> 
                 // filter does; run (c) sets no_new_privs like an
                 // unprivileged launcher must.
                 if nnp {
-                    crate::set_no_new_privs()?;
+                    strbox::set_no_new_privs()?;
                 }
                 if let Some(p) = &policy {
-                    crate::install(p).map_err(|e| std::io::Error::from_raw_os_error(e.errno))?;
+                    strbox::install(p).map_err(|e| std::io::Error::from_raw_os_error(e.errno))?;
                 }
                 Ok(())
             });
@@ -340,7 +341,7 @@ impl Drop for Reload {
 fn in_state<T>(way: Way, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     if way != Way::Unloaded {
         ensure!(
-            crate::abi_version().is_some(),
+            strbox::abi_version().is_some(),
             "strbox.ko is not loaded for run {}",
             way.label()
         );
@@ -349,13 +350,13 @@ fn in_state<T>(way: Way, f: impl FnOnce() -> Result<T, String>) -> Result<T, Str
     let guard = Reload;
     unload_when_idle().map_err(|e| format!("unloading strbox.ko for run a: {e}"))?;
     ensure!(
-        crate::abi_version().is_none(),
+        strbox::abi_version().is_none(),
         "strbox still answers its prctl after unload"
     );
     let r = f();
     drop(guard);
     ensure!(
-        module_listed().unwrap_or(false) && crate::abi_version().is_some(),
+        module_listed().unwrap_or(false) && strbox::abi_version().is_some(),
         "strbox.ko could not be reloaded after run a"
     );
     r
@@ -588,7 +589,7 @@ const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 /// `action`, every other native syscall is allowed; another arch (or an
 /// x32 number) kills the process.
 pub fn one_syscall_filter(nr: libc::c_long, action: u32) -> Vec<Insn> {
-    let audit_arch = crate::policy::arch(None).expect("native arch").audit_arch;
+    let audit_arch = strbox::policy::arch(None).expect("native arch").audit_arch;
     let i = |code, jt, jf, k| Insn { code, jt, jf, k };
     vec![
         i(LD_W_ABS, 0, 0, OFF_ARCH),
@@ -617,7 +618,7 @@ fn seccomp(prog: &[Insn]) -> Child {
 
 /// Installs a strbox layer (NNP must be set).
 fn strbox(policy: &str) -> Child {
-    let r = crate::install(policy.as_bytes());
+    let r = strbox::install(policy.as_bytes());
     check!(r.is_ok(), "strbox install: {:?}", r.err().map(|e| e.errno));
     Ok(())
 }
@@ -819,7 +820,7 @@ ok 5 global.xf # XFAIL known
 
     #[test]
     fn hand_written_filter() {
-        let native = crate::policy::arch(None).unwrap().audit_arch;
+        let native = strbox::policy::arch(None).unwrap().audit_arch;
         let action = ret_errno(libc::EACCES);
         let p = one_syscall_filter(libc::SYS_getpid, action);
         bpf::validate(&p).unwrap();

@@ -10,12 +10,12 @@
 //! own evaluator says; what it allows returns what the unfiltered child
 //! got; each seccomp child got exactly what the strbox child got.
 
+use strbox_bench::bpf::Insn;
+use strbox_bench::runner::{emit, in_filtered_child, Filter, Policies};
 use strbox_filter::Verdict;
 use strbox_uapi::tables::NATIVE;
 
 use super::{Test, TestResult};
-use crate::bench::bpf::Insn;
-use crate::bench::runner::{emit, in_filtered_child, Filter, Policies};
 use crate::ensure;
 
 /// Tests of this group.
@@ -200,7 +200,7 @@ fn outcomes(filter: Filter, calls: &[Call]) -> Result<Vec<Outcome>, String> {
                     a[5] as libc::c_long,
                 )
             };
-            let e = if r < 0 { crate::sys::errno() } else { 0 };
+            let e = if r < 0 { strbox::sys::errno() } else { 0 };
             rec[i * REC..i * REC + 8].copy_from_slice(&(r as i64).to_ne_bytes());
             rec[i * REC + 8..i * REC + 12].copy_from_slice(&e.to_ne_bytes());
         }
@@ -255,7 +255,7 @@ fn seccomp_twins_match_strbox() -> TestResult {
                 ("tree", &pols.ingo_bpf),
                 (
                     "linear",
-                    &pols.ingo_p.to_bpf(crate::bench::policy::Layout::Linear)?,
+                    &pols.ingo_p.to_bpf(strbox_bench::policy::Layout::Linear)?,
                 ),
             ],
         ),
@@ -279,7 +279,7 @@ fn seccomp_twins_match_strbox() -> TestResult {
         ),
     ];
     for (name, text, layers, twins) in cases {
-        let prog = crate::policy::compile_policy(text.as_bytes(), NATIVE)
+        let prog = strbox::policy::compile_policy(text.as_bytes(), NATIVE)
             .map_err(|e| format!("{name}: {e:?}"))?;
         let sb = outcomes(
             Filter::Strbox {

@@ -331,7 +331,7 @@ pub fn install(prog: &[Insn]) -> Result<(), i32> {
         )
     };
     if r != 0 {
-        return Err(crate::sys::errno());
+        return Err(strbox::sys::errno());
     }
     Ok(())
 }

@@ -8,6 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strbox::abi::{
+    PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION, STRBOX_SET_TSYNC,
+};
+use strbox::sys;
+
 use super::child::{
     allow_all_except, getpid, getppid, install, install_flags, layers_len, nnp, sc, set, spawn,
     Child,
@@ -17,10 +22,7 @@ use super::util::{
     write_all, SharedPage,
 };
 use super::{Test, TestResult};
-use crate::abi::{
-    PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION, STRBOX_SET_TSYNC,
-};
-use crate::{check, ensure, sys};
+use crate::{check, ensure};
 
 /// The enforcement tests.
 pub static TESTS: &[Test] = &[
@@ -79,7 +81,7 @@ fn abi_version() -> TestResult {
         sys::prctl(PR_STRBOX_ABI_VERSION, 0, 0, 0, 0)
     );
     ensure!(
-        crate::abi_version() == Some(STRBOX_ABI_VERSION),
+        strbox::abi_version() == Some(STRBOX_ABI_VERSION),
         "abi_version()"
     );
     for bad in [[1u64, 0, 0, 0], [0, 0, 0, 1]] {
@@ -636,9 +638,9 @@ fn exec_probe_helper() -> TestResult {
         "after execve: getppid = {:?}",
         getppid()
     );
-    let text = crate::read_layers().map_err(|e| format!("read_layers: {e}"))?;
+    let text = strbox::read_layers().map_err(|e| format!("read_layers: {e}"))?;
     ensure!(
-        text.starts_with("# strbox layer 1/1\n") && crate::split_layers(&text).len() == 1,
+        text.starts_with("# strbox layer 1/1\n") && strbox::split_layers(&text).len() == 1,
         "after execve: layers {text:?}"
     );
     Ok(())
@@ -784,9 +786,9 @@ fn tsync_diverged_fails() -> TestResult {
             matches!(r, Ok((Err(libc::EPERM), Ok(n))) if n > 0),
             "thread with ancestor chain after TSYNC: {r:?}"
         );
-        let text = crate::read_layers().unwrap_or_default();
+        let text = strbox::read_layers().unwrap_or_default();
         check!(
-            crate::split_layers(&text).len() == 2,
+            strbox::split_layers(&text).len() == 2,
             "caller layers: {}",
             text.len()
         );
@@ -964,10 +966,10 @@ fn get_round_trip() -> TestResult {
     let l1 = allow_all_except(&["getppid", "openat"], "errno EPERM")
         + "openat: !(flags & O_CREAT|O_TRUNC) && dfd == AT_FDCWD\ngetppid: arg0 == 7 || (arg1 > 3 && arg1 <= 9)\n";
     let l2 = allow_all_except(&["getpid"], "log");
-    let arch = crate::policy::arch(None)?;
+    let arch = strbox::policy::arch(None)?;
     let canon = |src: &str| {
-        crate::policy::compile_policy(src.as_bytes(), arch)
-            .map(|p| crate::policy::canonical(&p, arch))
+        strbox::policy::compile_policy(src.as_bytes(), arch)
+            .map(|p| strbox::policy::canonical(&p, arch))
             .map_err(|e| format!("host compile: {e}"))
     };
     let expected = format!(
@@ -1019,7 +1021,7 @@ fn get_round_trip() -> TestResult {
     // child; it reads back the very same text.
     let text = String::from_utf8_lossy(&got).into_owned();
     spawn(|| {
-        for layer in crate::split_layers(&text) {
+        for layer in strbox::split_layers(&text) {
             install(layer)?;
         }
         let mut b2 = vec![0u8; text.len()];
@@ -1036,7 +1038,7 @@ fn get_round_trip() -> TestResult {
 /// Kernel log text that means a kernel bug: the same list xtask judges the
 /// whole console with (`qemu/bad-kernel-patterns.txt`).
 fn bad_kernel_text() -> impl Iterator<Item = &'static str> {
-    include_str!("../../../qemu/bad-kernel-patterns.txt")
+    include_str!("../../qemu/bad-kernel-patterns.txt")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -1198,9 +1200,9 @@ fn cli_run_show() -> TestResult {
     let policy = allow_all_except(&["getppid"], "errno EPERM");
     let path = "/tmp/strbox-cli-policy";
     std::fs::write(path, &policy).map_err(|e| format!("write {path}: {e}"))?;
-    let arch = crate::policy::arch(None)?;
-    let canon = crate::policy::compile_policy(policy.as_bytes(), arch)
-        .map(|p| crate::policy::canonical(&p, arch))
+    let arch = strbox::policy::arch(None)?;
+    let canon = strbox::policy::compile_policy(policy.as_bytes(), arch)
+        .map(|p| strbox::policy::canonical(&p, arch))
         .map_err(|e| format!("host compile: {e}"))?;
     let out = std::process::Command::new("/bin/strbox")
         .args(["run", path, "--", "/bin/strbox", "show"])

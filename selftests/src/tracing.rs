@@ -20,11 +20,12 @@
 
 use std::os::fd::RawFd;
 
+use strbox::abi::STRBOX_SET_TSYNC;
+
 use super::child::{allow_all_except, getppid, install, install_flags, nnp, spawn};
 use super::harness::unload_when_idle;
 use super::util::{kmsg_read_all, load_module, module_listed, pipe, wait_pid, write_all};
 use super::{Test, TestResult};
-use crate::abi::STRBOX_SET_TSYNC;
 use crate::ensure;
 
 pub static TESTS: &[Test] = &[

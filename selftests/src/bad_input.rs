@@ -3,15 +3,17 @@
 //! unfiltered and able to install a layer afterwards. Limits (layers per
 //! task, compiled size per chain) are checked at their exact boundaries.
 
+use strbox::abi::{
+    StrboxError, StrboxSetArgs, MAX_CHAIN_PREDICATES, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_SET,
+    STRBOX_ERROR_SIZE,
+};
+use strbox::{sys, ErrorCode};
+
 use super::child::{
     allow_all_except, getppid, install, install_flags, layers_len, nnp, set, spawn, Child,
 };
 use super::{Test, TestResult};
-use crate::abi::{
-    StrboxError, StrboxSetArgs, MAX_CHAIN_PREDICATES, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_SET,
-    STRBOX_ERROR_SIZE,
-};
-use crate::{check, ensure, sys, ErrorCode};
+use crate::{check, ensure};
 
 /// The bad-input tests.
 pub static TESTS: &[Test] = &[
@@ -191,9 +193,9 @@ fn bad_policy_text() -> TestResult {
         ),
     ];
     // The host's filter agrees with every expectation (same code).
-    let arch = crate::policy::arch(None)?;
+    let arch = strbox::policy::arch(None)?;
     for (name, text, _, code, off, line, col) in &cases {
-        match crate::policy::compile_policy(text, arch) {
+        match strbox::policy::compile_policy(text, arch) {
             Err(e) => ensure!(
                 (e.code, e.offset, e.line, e.column) == (*code, *off, *line, *col),
                 "{name}: host filter says {e:?}"
@@ -386,8 +388,8 @@ fn limit_layers() -> TestResult {
         let (r, rec) = set(layer.as_bytes(), 0);
         check!(r == Err(libc::EMLINK), "layer {}: {r:?}", MAX_LAYERS + 1);
         check!(rec == StrboxError::default(), "record {rec:?}");
-        let text = crate::read_layers().unwrap_or_default();
-        let n = crate::split_layers(&text).len();
+        let text = strbox::read_layers().unwrap_or_default();
+        let n = strbox::split_layers(&text).len();
         check!(n == MAX_LAYERS, "{n} layers read back");
         check!(getppid().is_ok(), "getppid after EMLINK");
         Ok(())
@@ -408,9 +410,9 @@ fn layer_with(k: usize) -> String {
 /// The chain's compiled size (predicates over all layers) is limited to
 /// MAX_CHAIN_PREDICATES, exactly: ENOSPC one past it.
 fn limit_chain_size() -> TestResult {
-    let arch = crate::policy::arch(None)?;
+    let arch = strbox::policy::arch(None)?;
     for k in [1000usize, 96, 97, 1, 0] {
-        let p = crate::policy::compile_policy(layer_with(k).as_bytes(), arch)
+        let p = strbox::policy::compile_policy(layer_with(k).as_bytes(), arch)
             .map_err(|e| format!("layer_with({k}): {e}"))?;
         ensure!(
             p.predicate_count() == k,
@@ -434,8 +436,8 @@ fn limit_chain_size() -> TestResult {
         check!(r == Err(libc::ENOSPC), "4096 + 1 predicates: {r:?}");
         let (r, _) = set(layer_with(0).as_bytes(), 0);
         check!(r == Ok(()), "4096 + 0 predicates: {r:?}");
-        let text = crate::read_layers().unwrap_or_default();
-        check!(crate::split_layers(&text).len() == 6, "layers read back");
+        let text = strbox::read_layers().unwrap_or_default();
+        check!(strbox::split_layers(&text).len() == 6, "layers read back");
         check!(getppid() == Err(libc::EPERM), "getppid allowed");
         Ok(())
     })?

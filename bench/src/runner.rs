@@ -106,13 +106,13 @@ fn install(f: Filter) -> Result<(), (usize, i32)> {
     }
     // SAFETY: plain integer arguments.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err((0, crate::sys::errno()));
+        return Err((0, strbox::sys::errno()));
     }
     match f {
         Filter::None => {}
         Filter::Strbox { text, layers } => {
             for i in 0..layers {
-                crate::install(text).map_err(|e| (i + 1, e.errno))?;
+                strbox::install(text).map_err(|e| (i + 1, e.errno))?;
             }
         }
         Filter::Seccomp { prog, layers } => {
@@ -191,14 +191,14 @@ pub fn in_filtered_child(
     drop(wr);
     let mut out = Vec::new();
     let read = rd.read_to_end(&mut out);
-    let status = crate::guest::util::wait_pid(pid)?;
+    let status = crate::guest_util::wait_pid(pid)?;
     read.map_err(|e| format!("reading the child's pipe: {e}"))?;
     if libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 {
         return Ok(out);
     }
     Err(format!(
         "child ended with {}: {}",
-        crate::guest::util::describe_status(status),
+        crate::guest_util::describe_status(status),
         String::from_utf8_lossy(&out)
     ))
 }
@@ -279,7 +279,7 @@ fn spin(nr: libc::c_long, a: [u64; 3], n: u64) -> (libc::c_long, i32) {
             )
         };
     }
-    let e = if r < 0 { crate::sys::errno() } else { 0 };
+    let e = if r < 0 { strbox::sys::errno() } else { 0 };
     (r, e)
 }
 
@@ -470,7 +470,7 @@ impl Drop for Members {
             if st.is_none() {
                 // SAFETY: our own unreaped child: kill, then reap it.
                 unsafe { libc::kill(*pid, libc::SIGKILL) };
-                let _ = crate::guest::util::wait_pid(*pid);
+                let _ = crate::guest_util::wait_pid(*pid);
             }
         }
     }
@@ -578,7 +578,7 @@ fn run_ring(
             return Err(format!(
                 "{}: member ended with {}",
                 sc.label(),
-                crate::guest::util::describe_status(status)
+                crate::guest_util::describe_status(status)
             ));
         }
         let mut per_probe = Vec::new();
@@ -796,7 +796,7 @@ impl Policies {
         let ingo_p = Policy::parse(&ingo, arch)?;
         let allow_p = Policy::parse(&allow, arch)?;
         let compile = |t: &str| {
-            crate::policy::compile_policy(t.as_bytes(), arch).map_err(|e| format!("{e:?}"))
+            strbox::policy::compile_policy(t.as_bytes(), arch).map_err(|e| format!("{e:?}"))
         };
         Ok(Policies {
             progs: [compile(&ingo)?, compile(&allow)?],
@@ -1064,13 +1064,13 @@ pub fn guest_main(cfg: Config) {
         .map(|s| vec![Vec::new(); s.pol.probes().len()])
         .collect();
     let t0 = Instant::now();
-    let r = if crate::abi_version().is_some() {
+    let r = if strbox::abi_version().is_some() {
         Err("strbox is already loaded: no unloaded baseline".into())
     } else {
         run_rounds(&pols, &scs, &[Ring::Unloaded], &cfg, &mut samples)
     };
     ktap(1, "bench_unloaded", &r);
-    let loaded = crate::guest::util::load_module().map_err(|e| format!("finit_module: {e}"));
+    let loaded = crate::guest_util::load_module().map_err(|e| format!("finit_module: {e}"));
     ktap(2, "module_load", &loaded);
     let r = match &loaded {
         Ok(()) => run_rounds(
@@ -1089,7 +1089,7 @@ pub fn guest_main(cfg: Config) {
     };
     ktap(3, "bench_loaded", &r);
     let r = match &loaded {
-        Ok(()) => crate::guest::harness::unload_when_idle(),
+        Ok(()) => crate::guest_util::unload_when_idle(),
         Err(_) => Err("skip: module not loaded".into()),
     };
     let unloaded = r.is_ok();

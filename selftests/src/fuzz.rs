@@ -90,16 +90,16 @@ use std::os::fd::AsRawFd as _;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use strbox::abi::{
+    StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_CHAIN_PREDICATES, MAX_LAYERS, MAX_POLICY_BYTES,
+    PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ERROR_SIZE,
+    STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0, STRBOX_SET_FLAGS_ALL, STRBOX_SET_TSYNC,
+};
 use strbox_filter::uapi::tables::{Arch, ArgType};
 use strbox_filter::{evaluate_chain, ErrorCode, Program, Scratch, Verdict};
 
 use super::util::describe_status;
 use super::{Test, TestResult};
-use crate::abi::{
-    StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_CHAIN_PREDICATES, MAX_LAYERS, MAX_POLICY_BYTES,
-    PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ERROR_SIZE,
-    STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0, STRBOX_SET_FLAGS_ALL, STRBOX_SET_TSYNC,
-};
 
 /// The fuzz test.
 pub static TESTS: &[Test] = &[Test {
@@ -650,7 +650,7 @@ impl Sim {
     }
 
     fn push(&mut self, prog: Box<Program>) {
-        let canon = crate::policy::canonical(&prog, self.arch);
+        let canon = strbox::policy::canonical(&prog, self.arch);
         self.layers.push(SimLayer { prog, canon });
     }
 
@@ -1696,7 +1696,7 @@ fn predict_set(
             } else {
                 libc::EINVAL
             };
-            let r = crate::abi::StrboxError {
+            let r = strbox::abi::StrboxError {
                 code: pe.code as u32,
                 offset: pe.offset,
                 line: pe.line,
@@ -3263,7 +3263,7 @@ fn run_batch(
 
 /// Kernel log text that means a kernel bug (the list xtask uses).
 fn bad_kernel_text() -> impl Iterator<Item = &'static str> {
-    include_str!("../../../qemu/bad-kernel-patterns.txt")
+    include_str!("../../qemu/bad-kernel-patterns.txt")
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -3316,8 +3316,8 @@ impl Kmsg {
 fn fuzz_prctl() -> TestResult {
     let debug = debug_kernel();
     let cfg = config(debug);
-    let arch = crate::policy::arch(None)?;
-    crate::ensure!(crate::abi_version().is_some(), "strbox.ko is not loaded");
+    let arch = strbox::policy::arch(None)?;
+    crate::ensure!(strbox::abi_version().is_some(), "strbox.ko is not loaded");
     println!(
         "# fuzz_prctl: seed {:#x}, {} policies{} (override: strbox.fuzz_seed=N strbox.fuzz_policies=N)",
         cfg.seed,
@@ -3507,11 +3507,11 @@ mod tests {
 
     #[test]
     fn generated_policies_mostly_compile() {
-        let arch = crate::policy::arch(None).unwrap();
+        let arch = strbox::policy::arch(None).unwrap();
         let mut rng = Rng::new(1, 2);
         let ok = (0..200)
             .filter(|_| {
-                crate::policy::compile_policy(&gen_policy(&mut rng, arch, 30), arch).is_ok()
+                strbox::policy::compile_policy(&gen_policy(&mut rng, arch, 30), arch).is_ok()
             })
             .count();
         assert!(ok > 120, "{ok}/200 generated policies compile");
@@ -3522,7 +3522,7 @@ mod tests {
     /// every input.
     #[test]
     fn dry_run_places_every_input() {
-        let arch = crate::policy::arch(None).unwrap();
+        let arch = strbox::policy::arch(None).unwrap();
         let arena = Arena::new().unwrap();
         let ctx = Ctx::new(DEFAULT_SEED, arch, &arena);
         let mut budget = Budget::new(

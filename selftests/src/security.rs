@@ -8,12 +8,13 @@
 //! * `layer_memory_accounted` — layer memory is charged to the installing
 //!   task's memory cgroup (and measured).
 
+use strbox::abi::STRBOX_SET_TSYNC;
+
 use super::child::{allow_all_except, nnp, sc, set, spawn};
 use super::util::{drain, dup2, pipe};
 #[cfg(target_arch = "x86_64")]
 use super::{child::install, util::SharedPage};
 use super::{Test, TestResult};
-use crate::abi::STRBOX_SET_TSYNC;
 use crate::{check, ensure};
 
 pub static TESTS: &[Test] = &[
@@ -246,7 +247,7 @@ fn memory_current(dir: &str) -> Result<u64, String> {
 /// Prints the measured kernel memory per layer.
 fn layer_memory_accounted() -> TestResult {
     const THREADS: usize = 32;
-    const PER_THREAD: usize = crate::abi::MAX_LAYERS;
+    const PER_THREAD: usize = strbox::abi::MAX_LAYERS;
     let dir = cgroup_setup("strbox-memcg")?;
     let program = strbox_filter::Program::SIZE as u64;
     // Layers must leave the threads their futexes, prctl and exit.

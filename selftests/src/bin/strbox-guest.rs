@@ -1,6 +1,6 @@
-//! PID 1 of strbox's QEMU guests (see `strbox::guest::harness`).
+//! PID 1 of strbox's QEMU guests (see `strbox_selftests::harness`).
 
-use strbox::guest::{self, harness};
+use strbox_selftests::{self as guest, harness};
 
 fn main() {
     if std::process::id() != 1 {
@@ -40,7 +40,7 @@ fn main() {
             println!("@@exit {code}");
         }
         harness::Mode::Bench { iters, reps } => {
-            strbox::bench::runner::guest_main(strbox::bench::runner::Config { iters, reps });
+            strbox_bench::runner::guest_main(strbox_bench::runner::Config { iters, reps });
             harness::dump_kernel_log();
         }
     }

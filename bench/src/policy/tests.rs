@@ -6,7 +6,7 @@
 //! the upper register halves.
 
 use super::*;
-use crate::bench::bpf::{const_allow, run, validate, Data, RET_ALLOW};
+use crate::bpf::{const_allow, run, validate, Data, RET_ALLOW};
 use strbox_filter::Verdict;
 use strbox_uapi::tables::ARCHES;
 
@@ -94,7 +94,7 @@ fn expected(v: Verdict, errno: u16) -> u32 {
 }
 
 fn check_policy(name: &str, text: &str, arch: &'static Arch) -> usize {
-    let prog = crate::policy::compile_policy(text.as_bytes(), arch)
+    let prog = strbox::policy::compile_policy(text.as_bytes(), arch)
         .unwrap_or_else(|e| panic!("{name}/{}: strbox rejects: {e:?}", arch.name));
     let p = Policy::parse(text, arch).unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut rng = Rng(0x5eed ^ text.len() as u64);

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use super::util;
 use super::Test;
+pub use strbox_bench::guest_util::unload_when_idle;
 
 /// What /etc/strbox-run asks for.
 pub enum Mode {
@@ -25,7 +26,7 @@ pub enum Mode {
         argv: Vec<String>,
         load_module: bool,
     },
-    /// Run the overhead benchmark (`crate::bench::runner`), which loads
+    /// Run the overhead benchmark (`strbox_bench::runner`), which loads
     /// and unloads the module itself.
     Bench { iters: u64, reps: usize },
 }
@@ -38,7 +39,7 @@ pub fn read_mode() -> Mode {
     let mut filter = None;
     let mut argv = Vec::new();
     let mut load = true;
-    let mut bench = crate::bench::runner::Config::default();
+    let mut bench = strbox_bench::runner::Config::default();
     for l in text.lines() {
         match l.split_once('=') {
             Some(("mode", "run")) => mode = "run",
@@ -254,29 +255,6 @@ pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
         Err("skip: module not loaded".into())
     };
     ktap(n, "module_unload", &unloaded);
-}
-
-/// rmmod, allowing a grace period for tasks freed by RCU after they exit.
-pub fn unload_when_idle() -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match util::unload_module() {
-            Ok(()) => break,
-            // A module in use: 6.12's delete_module says EWOULDBLOCK (EAGAIN).
-            Err(e)
-                if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EBUSY))
-                    && Instant::now() < deadline =>
-            {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => return Err(format!("delete_module: {e}")),
-        }
-    }
-    match util::module_listed() {
-        Ok(false) => Ok(()),
-        Ok(true) => Err("strbox still in /proc/modules after unload".into()),
-        Err(e) => Err(format!("/proc/modules: {e}")),
-    }
 }
 
 /// Prints the whole kernel log, one `@@k` line per record.
