@@ -2,7 +2,11 @@
 //!
 //! 1. Ingo's four rules;
 //! 2. an allowlist of ~300 syscalls with a few argument rules;
-//! 3. the same allowlist stacked in 16 layers (`evaluate_chain`).
+//! 3. the same allowlist stacked in 16 layers (`evaluate_chain`);
+//!
+//! plus the cost of one predicate (a rule of 256 `||` alternatives whose
+//! last one matches, against one of a single predicate) and the compile
+//! time of a policy at the size limit (64 KiB of text, 1,020 predicates).
 //!
 //! Run: `cargo bench -p strbox-bench --bench eval` (add `-- --quick` for a short
 //! run). Each scenario evaluates a fixed mix of calls (constant-allow
@@ -48,6 +52,27 @@ fn allowlist(arch: &'static Arch) -> String {
         }
         s.push_str(&format!("{}: 1\n", sys.name));
         n += 1;
+    }
+    s
+}
+
+/// A policy at the size limit: 1,020 predicates over six fd-taking
+/// syscalls, padded with comment lines to 65,000 bytes (the limit is
+/// 65,536).
+fn big_policy() -> String {
+    let mut s = String::from("default errno EPERM\n");
+    for (k, name) in ["read", "write", "close", "fsync", "fdatasync", "fchdir"]
+        .iter()
+        .enumerate()
+    {
+        let alts = (0..170)
+            .map(|i| format!("fd == {}", 10_000 * k + i))
+            .collect::<Vec<_>>()
+            .join(" || ");
+        s.push_str(&format!("{name}: {alts}\n"));
+    }
+    while s.len() < 65_000 - 80 {
+        s.push_str("# padding: a policy's comments count towards its 64 KiB limit too\n");
     }
     s
 }
@@ -161,6 +186,47 @@ fn main() {
         &mix,
         |nr, a| evaluate_chain([&*allow], nr, a),
     );
+    println!("\nper predicate:");
+    let wide = (0..256)
+        .map(|i| format!("fd == {}", 1000 + i))
+        .collect::<Vec<_>>()
+        .join(" || ");
+    let wide = policy::compile_policy(format!("read: {wide}\n").as_bytes(), arch)
+        .expect("wide rule compiles");
+    let one = policy::compile_policy(b"read: fd == 1255\n", arch).expect("one rule compiles");
+    let last = calls(arch, &[("read", [1255, 0, 0, 0, 0, 0])]);
+    let t_wide = measure(
+        "a rule of 256 alternatives, the last matches",
+        iters / 16,
+        &last,
+        |nr, a| wide.evaluate(nr, a),
+    );
+    let t_one = measure("a rule of one predicate", iters, &last, |nr, a| {
+        one.evaluate(nr, a)
+    });
+    println!(
+        "  per predicate walked             {:>8.2} ns",
+        (t_wide - t_one) / 255.0
+    );
+
+    println!("\ncompile:");
+    let big = big_policy();
+    let rounds = if quick { 5 } else { 50 };
+    let mut best = f64::MAX;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let p =
+            policy::compile_policy(black_box(big.as_bytes()), arch).expect("big policy compiles");
+        best = best.min(t.elapsed().as_secs_f64() * 1e6);
+        black_box(p);
+    }
+    let p = policy::compile_policy(big.as_bytes(), arch).expect("big policy compiles");
+    println!(
+        "  {} bytes, {} predicates          {best:>8.0} us (best of {rounds})",
+        big.len(),
+        p.predicate_count()
+    );
+
     println!("\nratios:");
     println!(
         "  allowlist / ingo                 {:>6.2}x",
