@@ -46,10 +46,41 @@ struct strbox_set_args {
 /* strbox_error.code when the failure is not about the policy text. */
 #define STRBOX_ERROR_NONE       0
 
+/* strbox_error.code: why the policy text was rejected (uapi/src/errors.rs). */
+#define STRBOX_ERR_POLICY_TOO_LARGE        1
+#define STRBOX_ERR_TOO_MANY_RULES          2
+#define STRBOX_ERR_TOO_MANY_PREDICATES     3
+#define STRBOX_ERR_TOO_DEEP                4
+#define STRBOX_ERR_PROGRAM_TOO_LARGE       5
+#define STRBOX_ERR_INVALID_CHARACTER       6
+#define STRBOX_ERR_INVALID_NUMBER          7
+#define STRBOX_ERR_NUMBER_TOO_LARGE        8
+#define STRBOX_ERR_UNKNOWN_SYSCALL         9
+#define STRBOX_ERR_UNKNOWN_FIELD           10
+#define STRBOX_ERR_UNKNOWN_CONSTANT        11
+#define STRBOX_ERR_UNKNOWN_ERRNO           12
+#define STRBOX_ERR_UNKNOWN_ACTION          13
+#define STRBOX_ERR_EXPECTED_COLON          14
+#define STRBOX_ERR_EXPECTED_OPERAND        15
+#define STRBOX_ERR_EXPECTED_COMPARISON     16
+#define STRBOX_ERR_EXPECTED_LOGICAL_OP     17
+#define STRBOX_ERR_EXPECTED_VALUE          18
+#define STRBOX_ERR_INVALID_LITERAL         19
+#define STRBOX_ERR_UNBALANCED_OPEN         20
+#define STRBOX_ERR_UNBALANCED_CLOSE        21
+#define STRBOX_ERR_VALUE_OUT_OF_RANGE      22
+#define STRBOX_ERR_ERRNO_OUT_OF_RANGE      23
+#define STRBOX_ERR_DUPLICATE_DEFAULT       24
+#define STRBOX_ERR_STRING_NOT_SUPPORTED    25
+#define STRBOX_ERR_SYSCALL_NOT_SUPPORTED   26
+#define STRBOX_ERR_EXPECTED_END_OF_LINE    27
+#define STRBOX_ERR_INVALID_OPERATOR        28
+#define STRBOX_ERR_EXPECTED_RULE           29
+
 /*
- * Filled by PR_SECCOMP_SET on failure (cleared first). code is the filter's
- * stable error code (see strbox_filter::ErrorCode), offset a byte offset in
- * the policy, line and column 1-based.
+ * Filled by PR_SECCOMP_SET on failure (cleared first). code is a
+ * STRBOX_ERR_* code (or STRBOX_ERROR_NONE), offset a byte offset in the
+ * policy, line and column 1-based.
  */
 struct strbox_error {
 	__u32 code;

@@ -150,9 +150,9 @@ pub const STRBOX_ERROR_SIZE: usize = 16;
 pub const STRBOX_ERROR_NONE: u32 = 0;
 
 /// Where and why a policy was rejected (`struct strbox_error`), filled by
-/// [`PR_SECCOMP_SET`] on failure. `code` is the filter's `ErrorCode`
-/// (stable numbers, see `strbox_filter::ErrorCode`), or
-/// [`STRBOX_ERROR_NONE`].
+/// [`PR_SECCOMP_SET`] on failure. `code` is an
+/// [`ErrorCode`](super::errors::ErrorCode) (stable numbers,
+/// `STRBOX_ERR_*` in C), or [`STRBOX_ERROR_NONE`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StrboxError {
@@ -297,5 +297,14 @@ mod tests {
             def("STRBOX_MAX_CHAIN_PREDICATES"),
             MAX_CHAIN_PREDICATES as u64
         );
+        // Every policy error code, and no other STRBOX_ERR_ name.
+        for c in super::super::errors::ErrorCode::ALL {
+            assert_eq!(def(c.c_name()), c as u64, "{}", c.c_name());
+        }
+        let defined = h
+            .lines()
+            .filter(|l| l.starts_with("#define STRBOX_ERR_"))
+            .count();
+        assert_eq!(defined, super::super::errors::ErrorCode::ALL.len());
     }
 }

@@ -8,4 +8,5 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod errors;
 pub mod tables;
