@@ -8,9 +8,10 @@
 //!
 //! # Calls
 //!
-//! All calls are `prctl(2)` options that the strbox kernel module claims at
-//! syscall entry; without the module loaded the kernel's own `prctl` answers
-//! them with `EINVAL` (the option values cannot collide with mainline
+//! All calls are `prctl(2)` options that the strbox kernel module claims
+//! (a kprobe on the prctl syscall; the result is written before the task
+//! returns to user mode); without the module loaded the kernel's own
+//! `prctl` answers them with `EINVAL` (the option values cannot collide with mainline
 //! options: mainline uses small numbers and a few four-character tags, and
 //! the strbox range is the tag `"SBX"`, `0x534258xx`). Unused arguments
 //! must be zero. Only the native 64-bit syscall ABI is claimed (a compat
