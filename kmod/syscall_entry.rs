@@ -38,11 +38,12 @@ pub(crate) unsafe fn native_abi(
     task: *const bindings::task_struct,
     regs: *const bindings::pt_regs,
 ) -> bool {
-    // SAFETY: `thread_info` is the first member of `task_struct` on x86_64
+    // Soundness: `thread_info` is the first member of `task_struct` on x86_64
     // and arm64 (CONFIG_THREAD_INFO_IN_TASK), outside the part that
     // RANDSTRUCT may reorder; `task` is current, so it is valid. The
     // status/flag bits read here are set by the task itself (exec, the
     // syscall entry), so a plain volatile read sees its own writes.
+    // SAFETY: as argued just above.
     let ti = unsafe { core::ptr::addr_of!((*task).thread_info) };
     #[cfg(CONFIG_X86_64)]
     {

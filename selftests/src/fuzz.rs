@@ -2667,10 +2667,11 @@ impl SharedMap {
     }
 
     fn get(&self) -> &Shared {
-        // SAFETY: the mapping is at least size_of::<Shared>() bytes, page
+        // Soundness: the mapping is at least size_of::<Shared>() bytes, page
         // aligned, zero-filled at creation, and lives as long as `self`;
         // every field is an atomic, for which all-zero is valid and shared
         // access from two processes is sound.
+        // SAFETY: as argued just above.
         unsafe { &*self.ptr }
     }
 
@@ -2736,10 +2737,11 @@ impl fmt::Write for MsgWriter<'_> {
 unsafe fn raw_syscall(nr: u64, a: &[u64; 6]) -> i64 {
     let ret: i64;
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: the `syscall` instruction clobbers only rax (the result),
+    // Soundness: the `syscall` instruction clobbers only rax (the result),
     // rcx and r11, all declared; it does not touch the stack. Memory
     // effects are the caller's contract above (the asm block is not
     // `nomem`, so the compiler assumes memory may change).
+    // SAFETY: as argued just above.
     unsafe {
         std::arch::asm!(
             "syscall",
@@ -2856,10 +2858,11 @@ fn worker_run(steps: &[Step], sh: &Shared) -> Result<(), ()> {
         sh.step.store(k as u64, Ordering::SeqCst);
         for wr in &st.writes {
             match wr {
-                // SAFETY: the test process placed every write inside an RW
+                // Soundness: the test process placed every write inside an RW
                 // region of the arena (`Arena::writable_extent`), which this
                 // process owns (a private copy after fork) and which no
                 // Rust reference points into.
+                // SAFETY: as argued just above.
                 Wr::Bytes(at, b) => unsafe {
                     std::ptr::copy_nonoverlapping(b.as_ptr(), *at as *mut u8, b.len());
                 },
@@ -2928,10 +2931,11 @@ struct WorkerArgs<'a> {
 
 /// The worker's entry point on its own stack (see [`spawn_worker`]).
 extern "C" fn worker_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the `WorkerArgs` that `run_batch` passed to
+    // Soundness: `arg` is the `WorkerArgs` that `run_batch` passed to
     // `spawn_worker`; it and everything it points to stay alive and
     // unchanged until this worker is dead (`Worker::drop` kills and reaps
     // it before `run_batch` returns).
+    // SAFETY: as argued just above.
     let a = unsafe { &*arg.cast::<WorkerArgs>() };
     worker_main(a.batch, a.sh, a.parent)
 }
@@ -3075,13 +3079,14 @@ impl Drop for Worker {
 /// handlers and strbox layers; it makes raw syscalls only.
 fn spawn_worker(stack: &Stack, args: &WorkerArgs) -> Result<Worker, String> {
     let top = (stack.base as usize + WORKER_STACK) & !15;
-    // SAFETY: the child runs `worker_entry` on `stack` (ours, unused by
+    // Soundness: the child runs `worker_entry` on `stack` (ours, unused by
     // anyone else while it lives) and shares our memory: it reads `args`
     // and the batch (kept alive and unchanged by the caller until the
     // returned `Worker` is dropped, which kills and reaps it), writes only
     // the arena and the shared page (raw pointers and atomics that this
     // process does not touch meanwhile), never allocates and never calls
     // into libc (no `errno`, no locks, no thread-local state).
+    // SAFETY: as argued just above.
     let pid = unsafe {
         libc::clone(
             worker_entry,

@@ -287,11 +287,12 @@ fn run_selftest(way: Way, args: &[&str], layer: &str) -> Result<RunOut, String> 
         _ => None,
     };
     if nnp || policy.is_some() {
-        // SAFETY: the closure runs in the forked child before execve and
+        // Soundness: the closure runs in the forked child before execve and
         // only makes prctl calls with stack arguments (no allocation:
         // `install` builds its argument and error record on the stack and
         // allocates nothing on success or failure), so it is safe after
         // fork even if the parent had threads (it has none here).
+        // SAFETY: as argued just above.
         unsafe {
             cmd.pre_exec(move || {
                 // A layer needs no_new_privs or CAP_SYS_ADMIN, as a seccomp
