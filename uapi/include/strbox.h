@@ -76,6 +76,15 @@ struct strbox_set_args {
 #define STRBOX_ERR_EXPECTED_END_OF_LINE    27
 #define STRBOX_ERR_INVALID_OPERATOR        28
 #define STRBOX_ERR_EXPECTED_RULE           29
+#define STRBOX_ERR_INVALID_ESCAPE          30
+#define STRBOX_ERR_UNTERMINATED_STRING     31
+#define STRBOX_ERR_STRING_TOO_LONG         32
+#define STRBOX_ERR_STRING_POOL_FULL        33
+#define STRBOX_ERR_UNEXPECTED_STRING       34
+#define STRBOX_ERR_EXPECTED_STRING         35
+#define STRBOX_ERR_INVALID_ADDRESS         36
+#define STRBOX_ERR_INVALID_PREFIX          37
+#define STRBOX_ERR_HOST_BITS_SET           38
 
 /*
  * Filled by PR_SECCOMP_SET on failure (cleared first). code is a

@@ -73,11 +73,29 @@ pub enum ErrorCode {
     /// A line that is neither a rule (`syscall: expression`), a `default`
     /// directive, a comment nor blank.
     ExpectedRule = 29,
+    /// A backslash in a string literal not followed by `\"`, `\\`, `n`, `t` or `xNN`.
+    InvalidEscape = 30,
+    /// A string literal without its closing `"` on the same line.
+    UnterminatedString = 31,
+    /// A string literal longer than the filter's `MAX_STRING_LEN` (4,096 bytes, `PATH_MAX`) once decoded.
+    StringTooLong = 32,
+    /// The policy's string and address literals exceed the filter's `MAX_STRING_BYTES` (8,192 bytes; an address takes 16).
+    StringPoolFull = 33,
+    /// A string literal as the value of a numeric or address field of an event.
+    UnexpectedString = 34,
+    /// Something other than a string literal as the value of a string field (`path`).
+    ExpectedString = 35,
+    /// A malformed IPv4 or IPv6 address (`addr`).
+    InvalidAddress = 36,
+    /// A malformed or too long CIDR prefix length, or a prefix with an operator other than `in`.
+    InvalidPrefix = 37,
+    /// A CIDR address with bits set beyond its prefix length (`10.0.0.1/8`).
+    HostBitsSet = 38,
 }
 
 impl ErrorCode {
     /// All codes, in numeric order.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::PolicyTooLarge,
         ErrorCode::TooManyRules,
         ErrorCode::TooManyPredicates,
@@ -107,6 +125,15 @@ impl ErrorCode {
         ErrorCode::ExpectedEndOfLine,
         ErrorCode::InvalidOperator,
         ErrorCode::ExpectedRule,
+        ErrorCode::InvalidEscape,
+        ErrorCode::UnterminatedString,
+        ErrorCode::StringTooLong,
+        ErrorCode::StringPoolFull,
+        ErrorCode::UnexpectedString,
+        ErrorCode::ExpectedString,
+        ErrorCode::InvalidAddress,
+        ErrorCode::InvalidPrefix,
+        ErrorCode::HostBitsSet,
     ];
 
     /// The short message for this code (the same in the kernel and in
@@ -142,6 +169,15 @@ impl ErrorCode {
             ErrorCode::ExpectedEndOfLine => "expected end of line",
             ErrorCode::InvalidOperator => "invalid operator",
             ErrorCode::ExpectedRule => "expected 'syscall: expression' or 'default ACTION'",
+            ErrorCode::InvalidEscape => "invalid escape in string",
+            ErrorCode::UnterminatedString => "unterminated string",
+            ErrorCode::StringTooLong => "string longer than 4096 bytes",
+            ErrorCode::StringPoolFull => "strings and addresses exceed 8192 bytes",
+            ErrorCode::UnexpectedString => "a string is not a value of this field",
+            ErrorCode::ExpectedString => "expected a string",
+            ErrorCode::InvalidAddress => "invalid IP address",
+            ErrorCode::InvalidPrefix => "invalid prefix length",
+            ErrorCode::HostBitsSet => "address has bits set beyond the prefix",
         }
     }
 
@@ -177,6 +213,15 @@ impl ErrorCode {
             ErrorCode::ExpectedEndOfLine => "STRBOX_ERR_EXPECTED_END_OF_LINE",
             ErrorCode::InvalidOperator => "STRBOX_ERR_INVALID_OPERATOR",
             ErrorCode::ExpectedRule => "STRBOX_ERR_EXPECTED_RULE",
+            ErrorCode::InvalidEscape => "STRBOX_ERR_INVALID_ESCAPE",
+            ErrorCode::UnterminatedString => "STRBOX_ERR_UNTERMINATED_STRING",
+            ErrorCode::StringTooLong => "STRBOX_ERR_STRING_TOO_LONG",
+            ErrorCode::StringPoolFull => "STRBOX_ERR_STRING_POOL_FULL",
+            ErrorCode::UnexpectedString => "STRBOX_ERR_UNEXPECTED_STRING",
+            ErrorCode::ExpectedString => "STRBOX_ERR_EXPECTED_STRING",
+            ErrorCode::InvalidAddress => "STRBOX_ERR_INVALID_ADDRESS",
+            ErrorCode::InvalidPrefix => "STRBOX_ERR_INVALID_PREFIX",
+            ErrorCode::HostBitsSet => "STRBOX_ERR_HOST_BITS_SET",
         }
     }
 
