@@ -15,7 +15,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::KVBox;
 use kernel::sync::Arc;
 
-use crate::filter::{evaluate_chain, ChainSummary, Program, Verdict};
+use crate::filter::{
+    evaluate_chain, evaluate_event_chain, ChainSummary, Event, EventInput, Program, Verdict,
+};
 use crate::report::LayerLimits;
 use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
 
@@ -131,6 +133,19 @@ impl Layer {
     #[inline]
     pub(crate) fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
         evaluate_chain(self.iter().map(|l| l.program()), nr, args)
+    }
+
+    /// The events any layer of the chain has rules for ([`Event::bit`]s;
+    /// one load, at any depth).
+    #[inline(always)]
+    pub(crate) fn event_mask(&self) -> u32 {
+        self.summary.event_mask()
+    }
+
+    /// The verdict of the whole chain ending here for `event`: layers
+    /// without rules for it allow; otherwise as [`Layer::evaluate`].
+    pub(crate) fn evaluate_event(&self, event: Event, input: &EventInput<'_>) -> Verdict {
+        evaluate_event_chain(self.iter().map(|l| l.program()), event, input)
     }
 
     /// The combined default action of the chain: what a syscall that no

@@ -121,6 +121,25 @@ extern "C" {
     /// Unregisters what [`strbox_kprobes_register`] registered (waits for
     /// running handlers).
     pub(crate) fn strbox_kprobes_unregister();
+    /// Registers kprobe `slot` (`0..4`) at the entry of `sym`: 0 or -errno.
+    pub(crate) fn strbox_event_kprobe_register(
+        slot: u32,
+        sym: *const kernel::ffi::c_char,
+        handler: KprobePreHandler,
+    ) -> c_int;
+    /// Unregisters kprobe `slot` (waits for running handlers).
+    pub(crate) fn strbox_event_kprobe_unregister(slot: u32);
+    /// From a kprobe pre-handler at a function's entry: the function
+    /// returns `ret` without running (the handler then returns 1).
+    pub(crate) fn strbox_override_return(regs: *mut bindings::pt_regs, ret: c_long);
+    /// `bprm->file`.
+    pub(crate) fn strbox_bprm_file(bprm: *mut c_void) -> *mut bindings::file;
+    /// `__alloc_percpu(size, sizeof(long))` (zeroed; NULL on failure).
+    pub(crate) fn strbox_alloc_percpu(size: usize) -> *mut c_void;
+    /// `f->f_flags` without `O_LARGEFILE`, `__FMODE_EXEC`, `__FMODE_NONOTIFY`.
+    pub(crate) fn strbox_file_flags(f: *mut bindings::file) -> u32;
+    /// `this_cpu_ptr(p)` (preemption disabled by the caller).
+    pub(crate) fn strbox_this_cpu_ptr(p: *mut c_void) -> *mut c_void;
 }
 
 /// Holds one reference on this module (`try_module_get`), dropped with

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Inheritance and release of chains: the `sched_process_fork` and
+//! Inheritance and release of chains: the `task_newtask` and
 //! `sched_process_exit` probes.
 //!
-//! * `sched_process_fork` fires in `kernel_clone()` after `copy_process()`
-//!   and before `wake_up_new_task()`: the child (process or thread) exists
-//!   but has not run. A filtered parent's chain is shared with the child
-//!   there (one reference count, one small `GFP_ATOMIC` entry). Should that
-//!   allocation fail, the child is sent SIGKILL before it ever runs — it
-//!   never runs unfiltered (for a thread, SIGKILL takes its whole group).
+//! * `task_newtask` fires at the end of `copy_process()`, after its last
+//!   failure point and before `wake_up_new_task()`: the child (process,
+//!   thread, or a kernel-made user worker such as an io_uring io-wq thread,
+//!   which `create_io_thread()` makes without `kernel_clone()` and so
+//!   without `sched_process_fork`) exists but has not run. A filtered
+//!   parent's (`current`'s) chain is shared with the child there (one
+//!   reference count, one small `GFP_ATOMIC` entry). An io-wq worker thus
+//!   carries its creator's chain, and the LSM-hook events judge the opens
+//!   and connects it makes on the task's behalf. Should the allocation
+//!   fail, the child is sent SIGKILL before it ever runs — it never runs
+//!   unfiltered (for a thread, SIGKILL takes its whole group).
 //! * `sched_process_exit` fires in `do_exit()` after `PF_EXITING` is set:
 //!   the task makes no more syscalls, and its entry is unlinked and freed
 //!   after a grace period, long before the task struct (whose address is
@@ -22,18 +27,20 @@ use kernel::prelude::*;
 
 use crate::task_state::{self, RcuReadSide};
 
-/// The probe of `sched_process_fork` (`TP_PROTO(struct task_struct *parent,
-/// struct task_struct *child)`, `parent == current`).
+/// The probe of `task_newtask` (`TP_PROTO(struct task_struct *task,
+/// unsigned long clone_flags)`; the parent is `current`).
 ///
 /// # Safety
 ///
-/// Called by the tracepoint machinery only, with preemption disabled and
-/// valid task pointers.
+/// Called by the tracepoint machinery only, with preemption disabled and a
+/// valid new task pointer, in the parent's context.
 pub(crate) unsafe extern "C" fn on_fork(
     _data: *mut c_void,
-    parent: *mut bindings::task_struct,
     child: *mut bindings::task_struct,
+    _clone_flags: core::ffi::c_ulong,
 ) {
+    // SAFETY: `get_current()` is always valid in task context.
+    let parent = unsafe { bindings::get_current() };
     crate::selective::on_fork(child);
     if !task_state::any_filtered() {
         return;

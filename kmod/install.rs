@@ -272,6 +272,11 @@ fn install(args: &StrboxSetArgs) -> Result<(), Failure> {
     }
     drop(scratch);
     drop(text);
+    // A layer with rules for an event whose hook this kernel lacks would
+    // be installed unenforced: refuse it.
+    if program.event_mask() & !crate::events::armed() != 0 {
+        return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32)).into());
+    }
     commit(program, args.flags & STRBOX_SET_TSYNC != 0)
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kernel-log records of `log` and `kill` verdicts.
 //!
-//! Each record names the task (comm, pid, tid), the syscall and its
-//! argument registers. Two rules keep the records trustworthy:
+//! Each record names the task (comm, pid, tid) and either the syscall and
+//! its argument registers or the LSM-hook event and its fields (a path
+//! escaped like `comm`). Two rules keep the records trustworthy:
 //!
 //! * **Rate limits are per layer and per action.** Every layer carries its
 //!   own [`LogLimit`] for `log` and one for `kill` (a task's records are
@@ -13,7 +14,7 @@
 //!   records are counted and reported when the window reopens.
 //! * **User-controlled text is escaped.** `comm` is set by the task itself
 //!   (`PR_SET_NAME`); every byte outside printable ASCII, and `\`, is
-//!   printed as `\xNN`, so a newline in a name cannot forge a record.
+//!   printed as `\xNN`, so a newline in a name or a path cannot forge a record.
 
 use core::fmt;
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -24,6 +25,7 @@ use kernel::prelude::*;
 
 use crate::chain::Layer;
 use crate::ffi;
+use crate::filter::Event;
 use crate::uapi::tables::NATIVE;
 
 /// Records per window and per limiter.
@@ -124,7 +126,7 @@ pub(crate) enum Recorded {
 /// Bytes printed with everything outside printable ASCII (and `\`)
 /// escaped as `\xNN`: no record can be split or forged by a byte the
 /// task chose.
-struct Escaped<'a>(&'a [u8]);
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -139,6 +141,45 @@ impl fmt::Display for Escaped<'_> {
     }
 }
 
+/// The limiter of `what` for the chain's newest layer, and the word that
+/// names the action, if one more record may be printed.
+fn admit(what: Recorded, chain: &Layer) -> Option<&'static str> {
+    let (word, limit) = match what {
+        Recorded::Log => ("log", &chain.limits().log),
+        Recorded::Kill => ("kill", &chain.limits().kill),
+    };
+    limit.allow(word).then_some(word)
+}
+
+/// The task part of a record: `comm=... pid=... tid=...`.
+struct TaskIdent {
+    tgid: c_int,
+    pid: c_int,
+    comm: [u8; 16],
+}
+
+impl TaskIdent {
+    fn of(task: *mut bindings::task_struct) -> TaskIdent {
+        let mut id = TaskIdent {
+            tgid: 0,
+            pid: 0,
+            comm: [0; 16],
+        };
+        // SAFETY: `task` is the current task; the out pointers are valid and
+        // `comm` has the 16 bytes of TASK_COMM_LEN.
+        unsafe { ffi::strbox_task_ident(task, &mut id.tgid, &mut id.pid, id.comm.as_mut_ptr()) };
+        id
+    }
+}
+
+impl fmt::Display for TaskIdent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let len = self.comm.iter().position(|&b| b == 0).unwrap_or(16);
+        let comm = Escaped(self.comm.get(..len).unwrap_or(&[]));
+        write!(f, "comm={} pid={} tid={}", comm, self.tgid, self.pid)
+    }
+}
+
 /// Writes the record of a `log` or `kill` verdict for syscall `id` of the
 /// current task `task`, whose chain is `chain`, unless the chain's newest
 /// layer is over its limit for that action.
@@ -150,29 +191,18 @@ pub(crate) fn record(
     args: &[u64; 6],
     chain: &Layer,
 ) {
-    let (word, limit) = match what {
-        Recorded::Log => ("log", &chain.limits().log),
-        Recorded::Kill => ("kill", &chain.limits().kill),
-    };
-    if !limit.allow(word) {
+    let Some(word) = admit(what, chain) else {
         return;
-    }
-    let (mut tgid, mut pid, mut comm): (c_int, c_int, [u8; 16]) = (0, 0, [0; 16]);
-    // SAFETY: `task` is the current task; the out pointers are valid and
-    // `comm` has the 16 bytes of TASK_COMM_LEN.
-    unsafe { ffi::strbox_task_ident(task, &mut tgid, &mut pid, comm.as_mut_ptr()) };
-    let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    };
     let name = if native {
         NATIVE.syscall_by_nr(id as u32).map_or("?", |s| s.name)
     } else {
         "compat"
     };
     pr_info!(
-        "{} comm={} pid={} tid={} syscall={}({}) args={:#x},{:#x},{:#x},{:#x},{:#x},{:#x} layers={}\n",
+        "{} {} syscall={}({}) args={:#x},{:#x},{:#x},{:#x},{:#x},{:#x} layers={}\n",
         word,
-        Escaped(comm.get(..len).unwrap_or(&[])),
-        tgid,
-        pid,
+        TaskIdent::of(task),
         name,
         id,
         args[0],
@@ -181,6 +211,24 @@ pub(crate) fn record(
         args[3],
         args[4],
         args[5],
+        chain.depth()
+    );
+}
+
+/// Writes the record of a `log` or `kill` verdict on an LSM-hook event of
+/// the current task (`detail`: the event's fields), under the same limits.
+pub(crate) fn record_event(what: Recorded, event: Event, detail: &dyn fmt::Display, chain: &Layer) {
+    let Some(word) = admit(what, chain) else {
+        return;
+    };
+    // SAFETY: `get_current()` is always valid in task context.
+    let task = unsafe { bindings::get_current() };
+    pr_info!(
+        "{} {} event={} {} layers={}\n",
+        word,
+        TaskIdent::of(task),
+        event.name(),
+        detail,
         chain.depth()
     );
 }

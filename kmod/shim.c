@@ -5,11 +5,14 @@
  * Rust bindings. Every function here is a thin wrapper; all logic lives in
  * the Rust crate (strbox_main.rs and its modules).
  */
+#include <linux/binfmts.h>
 #include <linux/capability.h>
 #include <linux/compat.h>
 #include <linux/cred.h>
 #include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/objtool.h>
+#include <linux/percpu.h>
 #include <linux/ptrace.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -17,6 +20,7 @@
 #include <linux/task_work.h>
 #include <linux/tracepoint.h>
 #include <linux/workqueue.h>
+#include <asm/linkage.h>
 #include <asm/syscall.h>
 
 /* Prototypes (the kernel builds with -Wmissing-prototypes). */
@@ -50,6 +54,14 @@ unsigned long strbox_kernel_arg(struct pt_regs *regs, unsigned int n);
 int strbox_kprobes_register(kprobe_pre_handler_t prctl,
 			    kprobe_pre_handler_t tp_register);
 void strbox_kprobes_unregister(void);
+int strbox_event_kprobe_register(unsigned int slot, const char *sym,
+				 kprobe_pre_handler_t handler);
+void strbox_event_kprobe_unregister(unsigned int slot);
+void strbox_override_return(struct pt_regs *regs, long ret);
+struct file *strbox_bprm_file(struct linux_binprm *bprm);
+void __percpu *strbox_alloc_percpu(size_t size);
+void *strbox_this_cpu_ptr(void __percpu *p);
+unsigned int strbox_file_flags(struct file *f);
 
 /* task_work_add(current, work, TWA_RESUME) after init_task_work(). */
 int strbox_task_work_add(struct callback_head *work, task_work_func_t func)
@@ -318,3 +330,92 @@ int strbox_thread_count(void)
 	return get_nr_threads(current);
 }
 
+
+/*
+ * The LSM-hook events (events.rs): one kprobe at the entry of each
+ * security_* function, registered one by one so that a kernel without one
+ * of them (e.g. no CONFIG_SECURITY_NETWORK) still loads, and refuses only
+ * the policies that need it.
+ */
+#define STRBOX_EVENT_KPROBES 4
+static struct kprobe strbox_event_kp[STRBOX_EVENT_KPROBES];
+
+int strbox_event_kprobe_register(unsigned int slot, const char *sym,
+				 kprobe_pre_handler_t handler)
+{
+	if (slot >= STRBOX_EVENT_KPROBES)
+		return -EINVAL;
+	memset(&strbox_event_kp[slot], 0, sizeof(strbox_event_kp[slot]));
+	strbox_event_kp[slot].symbol_name = sym;
+	strbox_event_kp[slot].pre_handler = handler;
+	return register_kprobe(&strbox_event_kp[slot]);
+}
+
+void strbox_event_kprobe_unregister(unsigned int slot)
+{
+	if (slot < STRBOX_EVENT_KPROBES)
+		unregister_kprobe(&strbox_event_kp[slot]);
+}
+
+/*
+ * Make the probed function return `ret` at once, without running its body:
+ * what the kernel's override_function_with_return() does for error
+ * injection (not exported). Called from a kprobe pre-handler at the
+ * function's entry, which then returns 1 ("regs changed, resume at
+ * regs->ip"): on x86_64 the return address is still on top of the stack,
+ * so resuming at a lone `ret` returns to the caller; on arm64 it is still
+ * in the link register.
+ */
+#if defined(CONFIG_X86_64)
+asmlinkage void strbox_just_return(void);
+asm(
+	".text\n"
+	".type strbox_just_return, @function\n"
+	".globl strbox_just_return\n"
+	ASM_FUNC_ALIGN
+	"strbox_just_return:\n"
+		ANNOTATE_NOENDBR
+		ASM_RET
+	".size strbox_just_return, .-strbox_just_return\n"
+);
+
+void strbox_override_return(struct pt_regs *regs, long ret)
+{
+	regs->ax = ret;
+	regs->ip = (unsigned long)&strbox_just_return;
+}
+#elif defined(CONFIG_ARM64)
+void strbox_override_return(struct pt_regs *regs, long ret)
+{
+	regs->regs[0] = ret;
+	instruction_pointer_set(regs, procedure_link_pointer(regs));
+}
+#endif
+
+/* struct linux_binprm is opaque to the Rust bindings. */
+struct file *strbox_bprm_file(struct linux_binprm *bprm)
+{
+	return bprm->file;
+}
+
+/* alloc_percpu()/this_cpu_ptr() are macros. */
+void __percpu *strbox_alloc_percpu(size_t size)
+{
+	return __alloc_percpu(size, sizeof(long));
+}
+
+void *strbox_this_cpu_ptr(void __percpu *p)
+{
+	return this_cpu_ptr(p);
+}
+
+/*
+ * An opened file's f_flags without the bits the kernel adds itself:
+ * O_LARGEFILE (forced on 64-bit), __FMODE_EXEC (exec's own opens) and
+ * __FMODE_NONOTIFY. (O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC were dropped by
+ * do_dentry_open(), O_CLOEXEC by build_open_flags().)
+ */
+unsigned int strbox_file_flags(struct file *f)
+{
+	return f->f_flags & ~(O_LARGEFILE | __FMODE_EXEC | __FMODE_NONOTIFY);
+}

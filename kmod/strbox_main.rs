@@ -11,6 +11,9 @@
 //! * [`selective`]: keeps unfiltered tasks out of that probe (the
 //!   syscall-tracepoint flag only on filtered tasks while no other tracer
 //!   needs it on all).
+//! * [`events`]: the LSM-hook events (`file_open`, `exec`,
+//!   `socket_connect`, `socket_bind`): kprobes at the entry of the
+//!   `security_*` functions judge the kernel's own copy of the object.
 //! * [`prctl`]: claims the strbox prctl options (a kprobe on prctl).
 //! * [`install`]: `PR_SECCOMP_SET`/`PR_SECCOMP_GET` as task work (copy,
 //!   compile, atomic install, TSYNC, read-back).
@@ -42,6 +45,7 @@ pub mod uapi;
 pub mod filter;
 
 mod chain;
+mod events;
 mod ffi;
 mod fork_exit;
 mod install;
@@ -74,7 +78,7 @@ static PROBES: &[ProbeSpec] = &[
         probe: fork_exit::on_exit as *mut c_void,
     },
     ProbeSpec {
-        name: c"sched_process_fork",
+        name: c"task_newtask",
         probe: fork_exit::on_fork as *mut c_void,
     },
     ProbeSpec {
@@ -112,6 +116,14 @@ impl kernel::Module for Strbox {
                 return Err(e);
             }
         };
+        // The event hooks before any layer can be installed: a layer with
+        // event rules is refused unless its hooks are armed.
+        if let Err(e) = events::init() {
+            events::teardown();
+            probes.detach();
+            task_state::teardown();
+            return Err(e);
+        }
         // After the probes: a layer installed through the prctl kprobe is
         // enforced from the next syscall on.
         // SAFETY: both handlers have the kprobe pre-handler signature and
@@ -122,13 +134,14 @@ impl kernel::Module for Strbox {
         if rc != 0 {
             pr_err!("cannot register kprobes on prctl and tracepoint registration: {}\n", rc);
             selective::stop();
+            events::teardown();
             probes.detach();
             task_state::teardown();
             return Err(Error::from_errno(rc));
         }
         selective::start();
         pr_info!(
-            "loaded (ABI {}, {} syscalls, layer {} bytes, {} syscall tracing)\n",
+            "loaded (ABI {}, {} syscalls, layer {} bytes, {} syscall tracing, events {:#x})\n",
             uapi::abi::STRBOX_ABI_VERSION,
             uapi::tables::NATIVE.syscalls.len(),
             filter::Program::SIZE,
@@ -136,7 +149,8 @@ impl kernel::Module for Strbox {
                 "selective"
             } else {
                 "all-task"
-            }
+            },
+            events::armed()
         );
         Ok(Strbox { probes })
     }
@@ -152,6 +166,7 @@ impl Drop for Strbox {
         selective::stop();
         // SAFETY: registered in `init`; process context, no locks held.
         unsafe { ffi::strbox_kprobes_unregister() };
+        events::teardown();
         self.probes.detach();
         // No module code may run once this function returns. The probes
         // are synchronised above; deferred frees are drained by

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Finding and attaching to the core kernel's tracepoints.
 //!
-//! `sys_enter`, `sched_process_fork` and `sched_process_exit` are not
+//! `sys_enter`, `task_newtask` and `sched_process_exit` are not
 //! exported to modules as symbols, but `for_each_kernel_tracepoint` walks
 //! all of them and `tracepoint_probe_register` attaches to any (both
 //! exported GPL, as Falco's driver uses them).
