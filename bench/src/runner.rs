@@ -216,6 +216,10 @@ pub enum Probe {
     Fcntl,
     /// `getsid(0)`: not in the policy: denied with EPERM.
     Getsid,
+    /// `openat(AT_FDCWD, "/dev/null", O_RDONLY)` and `close()` of the fd:
+    /// what an unfiltered task pays for the `file_open` event hook
+    /// (baseline scenarios only).
+    Open,
 }
 
 impl Probe {
@@ -226,6 +230,7 @@ impl Probe {
             Probe::Read0 => "read(0,,0)",
             Probe::Fcntl => "fcntl(GETFD)",
             Probe::Getsid => "getsid",
+            Probe::Open => "open+close",
         }
     }
 
@@ -236,6 +241,7 @@ impl Probe {
             Probe::Read0 => "read",
             Probe::Fcntl => "fcntl",
             Probe::Getsid => "getsid",
+            Probe::Open => "open",
         }
     }
 
@@ -246,11 +252,28 @@ impl Probe {
             Probe::Read0 => (libc::SYS_read, [0, buf, 0]),
             Probe::Fcntl => (libc::SYS_fcntl, [0, libc::F_GETFD as u64, 0]),
             Probe::Getsid => (libc::SYS_getsid, [0; 3]),
+            Probe::Open => (
+                libc::SYS_openat,
+                [
+                    libc::AT_FDCWD as u64,
+                    c"/dev/null".as_ptr() as u64,
+                    libc::O_RDONLY as u64,
+                ],
+            ),
         }
     }
 }
 
 const ALL_PROBES: &[Probe] = &[Probe::Getppid, Probe::Read0, Probe::Fcntl, Probe::Getsid];
+const BASELINE_PROBES: &[Probe] = &[
+    Probe::Getppid,
+    Probe::Read0,
+    Probe::Fcntl,
+    Probe::Getsid,
+    Probe::Open,
+];
+/// The most probes of one scenario (the size of a [`Slot`]'s arrays).
+const MAX_PROBES: usize = 5;
 const INGO_PROBES: &[Probe] = &[Probe::Getppid, Probe::Read0, Probe::Getsid];
 
 fn now_ns() -> u64 {
@@ -263,13 +286,14 @@ fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// `n` calls of one syscall; the last result and errno.
+/// `n` calls of one syscall (an `openat` is followed by `close` of its
+/// fd); the last result and errno.
 #[inline(never)]
 fn spin(nr: libc::c_long, a: [u64; 3], n: u64) -> (libc::c_long, i32) {
     let mut r = 0;
     for _ in 0..n {
-        // SAFETY: the probes' arguments are integers or the address of a
-        // live buffer with a length of 0.
+        // SAFETY: the probes' arguments are integers, the address of a
+        // live buffer with a length of 0, or of a NUL-terminated path.
         r = unsafe {
             libc::syscall(
                 nr,
@@ -278,6 +302,10 @@ fn spin(nr: libc::c_long, a: [u64; 3], n: u64) -> (libc::c_long, i32) {
                 a[2] as libc::c_long,
             )
         };
+        if nr == libc::SYS_openat && r >= 0 {
+            // SAFETY: closes the fd the openat just returned.
+            unsafe { libc::close(r as libc::c_int) };
+        }
     }
     let e = if r < 0 { strbox::sys::errno() } else { 0 };
     (r, e)
@@ -302,10 +330,10 @@ struct Slot {
     fail_layer: AtomicU32,
     fail_errno: AtomicI32,
     /// ns per slice, per probe.
-    times: [[u64; SLICES]; 4],
+    times: [[u64; SLICES]; MAX_PROBES],
     /// Per probe: the last call's return value and errno.
-    ret: [i64; 4],
-    err: [i32; 4],
+    ret: [i64; MAX_PROBES],
+    err: [i32; MAX_PROBES],
 }
 
 /// A copy of a [`Slot`] read by the parent.
@@ -313,9 +341,9 @@ struct Report {
     ready: u32,
     fail_layer: u32,
     fail_errno: i32,
-    times: [[u64; SLICES]; 4],
-    ret: [i64; 4],
-    err: [i32; 4],
+    times: [[u64; SLICES]; MAX_PROBES],
+    ret: [i64; MAX_PROBES],
+    err: [i32; MAX_PROBES],
 }
 
 /// `n` [`Slot`]s in a shared anonymous mapping (inherited by `fork`).
@@ -442,7 +470,7 @@ fn ring_member(
             let (r, e) = spin(nr, a, slice);
             let dt = now_ns() - t0;
             if turn > 0 {
-                // SAFETY: our own slot (see above); `i < 4`, `turn <= SLICES`.
+                // SAFETY: our own slot (see above); `i < MAX_PROBES`, `turn <= SLICES`.
                 unsafe {
                     (*slot).times[i][turn - 1] = dt;
                     (*slot).ret[i] = r;
@@ -642,10 +670,10 @@ impl Pol {
         }
     }
     fn probes(self) -> &'static [Probe] {
-        if self == Pol::Ingo {
-            INGO_PROBES
-        } else {
-            ALL_PROBES
+        match self {
+            Pol::Ingo => INGO_PROBES,
+            Pol::None => BASELINE_PROBES,
+            Pol::Allow | Pol::Allow16 => ALL_PROBES,
         }
     }
 }
