@@ -9,6 +9,7 @@ pub mod bad_input;
 pub mod bench_check;
 pub mod child;
 pub mod enforce;
+pub mod events;
 pub mod fuzz;
 pub mod harness;
 pub mod lifecycle;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<&'static Test> {
         bench_check::TESTS,
         lifecycle::TESTS,
         tracing::TESTS,
+        events::TESTS,
         seccomp_selftest::TESTS,
         // Before FINAL: its kmemleak scan must see what the fuzz left.
         fuzz::TESTS,
@@ -54,6 +56,7 @@ pub fn helpers() -> Vec<&'static Test> {
         .iter()
         .chain(security::HELPERS.iter())
         .chain(tracing::HELPERS.iter())
+        .chain(events::HELPERS.iter())
         .collect()
 }
 
