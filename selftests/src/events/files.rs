@@ -400,10 +400,13 @@ fn uring(p: &dyn Fn(&str) -> String, i: &dyn Fn(&str) -> Want, deny: Want) -> Ch
     check!(ring.is_ok(), "io_uring: {}", ring.err().unwrap_or_default());
     let Ok(ring) = ring else { return Ok(()) };
     for (how, sqe_flags) in [("inline", 0u8), ("IOSQE_ASYNC", IOSQE_ASYNC)] {
+        // ro/f: `flags in O_RDONLY|O_CLOEXEC` holds for a plain O_RDONLY
+        // open whichever way io_uring runs it.
         for (f, want) in [
             ("secret", deny),
             ("ok/a", i("ok/a")),
             ("link-to-exact", i("exact")),
+            ("ro/f", i("ro/f")),
         ] {
             let path = cs(&p(f));
             let res = ring.openat(&path, libc::O_RDONLY, sqe_flags);

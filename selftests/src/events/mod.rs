@@ -378,12 +378,13 @@ fn events_actions() -> TestResult {
     let lines = kmsg_read_all();
     let hit = lines.iter().any(|l| {
         l.contains("strbox: log comm=sbxevlog pid=")
-            && l.contains("file_open")
-            && l.contains(&format!("{ACT}/no"))
+            && l.contains(&format!(" event=file_open path=\"{ACT}/no\" flags="))
+            && l.ends_with(" layers=1")
     });
     ensure!(
         hit,
-        "no 'strbox: log comm=sbxevlog ... file_open ... {ACT}/no' record; strbox lines: {:?}",
+        "no 'strbox: log comm=sbxevlog ... event=file_open path=\"{ACT}/no\" flags=... \
+         layers=1' record; strbox lines: {:?}",
         lines
             .iter()
             .filter(|l| l.contains("strbox"))
