@@ -7,6 +7,16 @@ pub use strbox_bench::guest_util::{
     describe_status, load_module, module_listed, unload_module, wait_pid, MODULE_PATH,
 };
 
+/// Kernel log text that means a kernel bug: the lines of
+/// `qemu/bad-kernel-patterns.txt`, the list xtask judges the whole console
+/// with.
+pub fn bad_kernel_text() -> impl Iterator<Item = &'static str> {
+    include_str!("../../qemu/bad-kernel-patterns.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// Every record currently in the kernel log (/dev/kmsg, non-blocking), as
 /// message text.
 pub fn kmsg_read_all() -> Vec<String> {

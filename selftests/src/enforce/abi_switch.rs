@@ -1,0 +1,61 @@
+//! ABI switching: ia32 (`int $0x80`) and x32 syscalls of an x86_64 task.
+
+use crate::TestResult;
+
+#[cfg(target_arch = "x86_64")]
+fn int80(nr: u32) -> i64 {
+    let ret: u32;
+    // SAFETY: an ia32 syscall without arguments (getpid); int $0x80
+    // returns in eax and preserves the other registers we declare.
+    unsafe {
+        core::arch::asm!(
+            "int 0x80",
+            inlateout("eax") nr => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            options(nostack)
+        );
+    }
+    i64::from(ret as i32)
+}
+
+/// A filtered 64-bit task cannot escape through the ia32 (`int $0x80`) or
+/// x32 syscall ABI: such calls get the chain's default action.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn abi_switch() -> TestResult {
+    use crate::child::{allow_all_except, getpid, install, sc, spawn};
+    use crate::{check, ensure};
+
+    const IA32_GETPID: u32 = 20;
+    const X32_BIT: i64 = 0x4000_0000;
+    // Unfiltered: the ia32 ABI works (IA32_EMULATION), x32 is ENOSYS.
+    let pid = getpid().map_err(|e| format!("getpid: {e}"))?;
+    ensure!(
+        int80(IA32_GETPID) == pid,
+        "unfiltered int80 getpid = {}",
+        int80(IA32_GETPID)
+    );
+    let r = sc(X32_BIT | libc::SYS_getpid, [0; 6]);
+    ensure!(r == Err(libc::ENOSYS), "unfiltered x32 getpid = {r:?}");
+    spawn(|| {
+        install(&allow_all_except(&[], "errno 77"))?;
+        check!(getpid().is_ok(), "native getpid denied");
+        let r = int80(IA32_GETPID);
+        check!(r == -77, "int80 getpid under the filter = {r}");
+        let r = sc(X32_BIT | libc::SYS_getpid, [0; 6]);
+        check!(r == Err(77), "x32 getpid under the filter = {r:?}");
+        Ok(())
+    })?
+    .ok("errno child")?;
+    spawn(|| {
+        install(&allow_all_except(&[], "kill"))?;
+        let r = int80(IA32_GETPID);
+        check!(false, "int80 returned {r}");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "int80 under default kill")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) fn abi_switch() -> TestResult {
+    Err("skip: no 32-bit compat ABI in this arm64 guest kernel".into())
+}
