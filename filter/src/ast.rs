@@ -18,7 +18,7 @@
 //! Everything here is integers and `bool`s, so zeroed memory is a valid
 //! [`Tree`] (it lives in the caller's [`Scratch`](super::Scratch)).
 
-use super::limits::{MAX_NODES, MAX_PREDICATES, MAX_RULES};
+use super::limits::{MAX_NODES, MAX_PREDICATES, MAX_RULES, MAX_STRING_BYTES};
 
 /// "No node".
 pub(crate) const NIL: u16 = 0xffff;
@@ -103,7 +103,9 @@ impl Node {
 }
 
 /// One comparison, resolved: `args[arg] OP value` in the argument's type
-/// (16 bytes).
+/// (16 bytes). On a string or address field of an event, `arg` is the
+/// field id, `op` one of the pooled operators, and `value` a
+/// [`pool_ref`](super::types::pool_ref) into [`Tree::pool`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) struct Leaf {
     /// The written value converted to the argument's type: sign- or
@@ -132,7 +134,8 @@ impl Leaf {
 /// One parsed rule (`EVENT: EXPR`).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Rule {
-    /// Syscall number.
+    /// What the rule is for: a syscall number (`< MAX_NR`), or
+    /// `MAX_NR + event` for an event rule (so events sort after syscalls).
     pub(crate) nr: u16,
     /// Root node of its expression.
     pub(crate) root: u16,
@@ -164,6 +167,10 @@ pub(crate) struct Tree {
     pub(crate) n_leaves: u16,
     /// Rules in use.
     pub(crate) n_rules: u16,
+    /// The decoded string and address literals of the text, in text order.
+    pub(crate) pool: [u8; MAX_STRING_BYTES],
+    /// Pool bytes in use.
+    pub(crate) n_pool: u16,
 }
 
 impl Tree {
@@ -177,6 +184,8 @@ impl Tree {
             n_nodes: 0,
             n_leaves: 0,
             n_rules: 0,
+            pool: [0; MAX_STRING_BYTES],
+            n_pool: 0,
         }
     }
 
@@ -185,6 +194,7 @@ impl Tree {
         self.n_nodes = 0;
         self.n_leaves = 0;
         self.n_rules = 0;
+        self.n_pool = 0;
     }
 
     /// Node `id` (a zero node if out of range).

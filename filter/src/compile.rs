@@ -86,6 +86,7 @@
 
 use super::ast::{node_kind, DefaultAction, Leaf, Rule, Tree, NIL};
 use super::error::{Error, ErrorCode, StageResult};
+use super::event::{Event, EVENTS};
 use super::limits::{
     MAX_CODE, MAX_NODES, MAX_NR, MAX_POLICY_BYTES, MAX_PROGRAM_PREDICATES, MAX_RULES,
 };
@@ -93,8 +94,25 @@ use super::parser::{self, OpStack, ValStack};
 use super::program::code;
 use super::program::layout::{Pred, Program, ACCEPT, REJECT};
 use super::program::Verdict;
-use super::types;
+use super::types::{self, op};
 use super::uapi::tables::Arch;
+
+/// Rule keys ([`Rule::nr`]): syscall numbers `0..MAX_NR`, then one per
+/// event.
+const KEYS: usize = MAX_NR + EVENTS;
+
+/// The event of a rule key, if it is one.
+fn key_event(key: u16) -> Option<Event> {
+    Event::from_index(usize::from(key).checked_sub(MAX_NR)?)
+}
+
+/// Whether the rule key is allowed outright (bitmap or event bit).
+fn key_always_allows(out: &Program, key: u16) -> bool {
+    match key_event(key) {
+        Some(ev) => out.event_always_allows(ev),
+        None => out.always_allows(u32::from(key)),
+    }
+}
 
 /// A pending subtree of the target computation.
 #[derive(Clone, Copy, Debug, Default)]
@@ -118,8 +136,9 @@ pub struct Scratch {
     pub(crate) vals: ValStack,
     /// Rule indices sorted by syscall number.
     pub(crate) order: [u16; MAX_RULES],
-    /// Counting-sort buckets, one per syscall number (+1).
-    pub(crate) bucket: [u16; MAX_NR + 1],
+    /// Counting-sort buckets, one per rule key (syscall number or event)
+    /// (+1).
+    pub(crate) bucket: [u16; KEYS + 1],
     /// The target computation's stack.
     pub(crate) stack: [Frame; MAX_CODE],
 }
@@ -144,7 +163,7 @@ impl Scratch {
             ops: [parser::OpFrame::default(); super::limits::MAX_OPSTACK],
             vals: [0; super::limits::MAX_OPSTACK + 1],
             order: [0; MAX_RULES],
-            bucket: [0; MAX_NR + 1],
+            bucket: [0; KEYS + 1],
             stack: [Frame::default(); MAX_CODE],
         }
     }
@@ -179,11 +198,29 @@ pub fn compile(
 /// in source order, that the compiled layer will fit, so that the error
 /// names the first rule that does not fit.
 fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
+    let mut syscall_rules = false;
     for r in s.tree.rules() {
         let n = s.tree.node(r.root);
-        if n.kind == node_kind::CONST && n.data != 0 {
-            out.set_always_allows(usize::from(r.nr));
+        let allows = n.kind == node_kind::CONST && n.data != 0;
+        match key_event(r.nr) {
+            Some(ev) => {
+                out.set_event_rules(ev);
+                if allows {
+                    out.set_event_always_allows(ev);
+                }
+            }
+            None => {
+                syscall_rules = true;
+                if allows {
+                    out.set_always_allows(usize::from(r.nr));
+                }
+            }
         }
+    }
+    // A layer whose rules are all event rules leaves syscalls alone; one
+    // without any rule restricts them (v1).
+    if !syscall_rules && out.event_mask() != 0 {
+        out.set_syscalls_unrestricted();
     }
     // `bucket` marks syscalls that already have a group header.
     s.bucket.fill(0);
@@ -191,7 +228,7 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
     let mut units = 0usize;
     for r in s.tree.rules() {
         let n = s.tree.node(r.root);
-        if n.kind == node_kind::CONST || out.always_allows(u32::from(r.nr)) {
+        if n.kind == node_kind::CONST || key_always_allows(out, r.nr) {
             continue;
         }
         if let Some(seen) = s.bucket.get_mut(usize::from(r.nr)) {
@@ -268,11 +305,11 @@ fn rule_at(s: &Scratch, i: usize) -> Rule {
         .unwrap_or(Rule::ZERO)
 }
 
-/// Emits the rules `order[from..to]` (all for one syscall).
+/// Emits the rules `order[from..to]` (all for one syscall or event).
 fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageResult<()> {
     let first = rule_at(s, from);
     let nr = usize::from(first.nr);
-    if out.always_allows(u32::from(first.nr)) {
+    if key_always_allows(out, first.nr) {
         // One of its rules reduced to `1`: check_size has put the syscall in
         // the bitmap, and it needs no predicates.
         return Ok(());
@@ -287,8 +324,13 @@ fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageRes
     if live == 0 {
         return Ok(());
     }
-    if !out.set_first_pred(nr) {
-        return Err((ErrorCode::SyscallNotSupported, first.offset as usize));
+    match key_event(first.nr) {
+        Some(ev) => out.set_event_first_pred(ev),
+        None => {
+            if !out.set_first_pred(nr) {
+                return Err((ErrorCode::SyscallNotSupported, first.offset as usize));
+            }
+        }
     }
     push_code(out, code::unit(code::GROUP, false, live), first.offset)?;
     let mut remaining = live;
@@ -367,7 +409,24 @@ fn lay_out(
                     .get(usize::from(n.data))
                     .copied()
                     .unwrap_or(Leaf::ZERO);
-                let mut p = Pred::new(leaf.arg, leaf.op, types::ty_from_code(leaf.ty), leaf.value);
+                let mut p = if op::is_pooled(leaf.op) {
+                    // Copy the literal into the program's pool, in
+                    // predicate order (so the printed text recompiles to
+                    // the same pool).
+                    let (off, len, plen) = types::pool_parts(leaf.value);
+                    let bytes = s.tree.pool.get(off..off.wrapping_add(len)).unwrap_or(&[]);
+                    let Some(at) = out.push_pool(bytes) else {
+                        return Err((ErrorCode::StringPoolFull, offset as usize));
+                    };
+                    Pred {
+                        value: types::pool_ref(at, len, plen),
+                        arg: leaf.arg,
+                        op: leaf.op,
+                        ..Pred::ZERO
+                    }
+                } else {
+                    Pred::new(leaf.arg, leaf.op, types::ty_from_code(leaf.ty), leaf.value)
+                };
                 p.on_true = t;
                 p.on_false = f;
                 if !out.push_pred(p) {

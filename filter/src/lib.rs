@@ -26,6 +26,9 @@
 //! limits.rs          every limit, with its error code                 -
 //! error.rs           ErrorCode (ABI numbers), Error (offset, line)    -
 //! types.rs           C argument types, type codes, operators          -
+//! event.rs           LSM-hook events, their fields, EventInput        -
+//! glob.rs            `~`: lib/glob.c's glob_match on byte slices      -
+//! addr.rs            IP address literals: parse, prefix test, print   -
 //! program/layout.rs  Program, Pred: the compiled layer, its encoding  -
 //! program/code.rs    readback code units (rule structure for print)   -
 //! program/eval.rs    Program::evaluate, evaluate_chain, Verdict       program/layout
@@ -40,7 +43,8 @@
 //! [`compile`](fn@compile) runs the pipeline with a caller-provided [`Scratch`] as
 //! working memory and writes a [`Program`] (one fixed-size plain value, see
 //! [`Program::SIZE`]). [`Program::evaluate`] is the hot path;
-//! [`evaluate_chain`] combines layers; [`Program::print`] gives the
+//! [`evaluate_chain`] combines layers; [`Program::evaluate_event`] and
+//! [`evaluate_event_chain`] judge LSM-hook [`Event`]s; [`Program::print`] gives the
 //! canonical text. See `docs/policy-language.md` for the language.
 #![cfg_attr(not(strbox_kmod), no_std)]
 #![forbid(unsafe_code)]
@@ -57,9 +61,12 @@ pub use strbox_uapi as uapi;
 // Each module imports only from modules listed above it.
 //
 // Shared leaves: they import nothing from the pipeline.
+mod addr;
 mod error; // ErrorCode (ABI numbers), Error (code, offset, line, column)
+mod event; // LSM-hook events, their fields, EventInput
+mod glob; // `~`: lib/glob.c's glob_match on byte slices
 pub mod limits; // every capacity limit, with its error code
-mod types; // C argument types, type codes, comparison operators
+mod types; // C argument types, type codes, comparison operators // IP address literals: parse, prefix test, canonical text
 
 // The compiled layer: layout, evaluator, readback code. Imports only the
 // leaves: the pipeline writes it, the printer reads it.
@@ -81,7 +88,10 @@ mod printer;
 
 pub use compile::{compile, Scratch};
 pub use error::{Error, ErrorCode};
-pub use program::{evaluate_chain, ChainSummary, Program, Verdict, ACCEPT, REJECT};
+pub use event::{Event, EventInput};
+pub use program::{
+    evaluate_chain, evaluate_event_chain, ChainSummary, Program, Verdict, ACCEPT, REJECT,
+};
 pub use uapi::tables::Arch;
 
 #[cfg(test)]

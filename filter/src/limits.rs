@@ -57,6 +57,19 @@ pub const MAX_NR: usize = 512;
 /// kernel's `MAX_ERRNO` ([`ErrorCode::ErrnoOutOfRange`](super::ErrorCode::ErrnoOutOfRange)).
 pub const MAX_ERRNO: u16 = 4095;
 
+/// Longest string literal, in bytes once decoded: the kernel's `PATH_MAX`
+/// (4096, which counts the terminating NUL, so no path the kernel hands to
+/// a hook is longer) ([`ErrorCode::StringTooLong`](super::ErrorCode::StringTooLong)).
+pub const MAX_STRING_LEN: usize = 4096;
+
+/// Bytes of string and address literals in the **text** of one policy
+/// (decoded strings, 16 bytes per address): the size of the string pool of
+/// the parse tree and of a [`Program`](super::Program). A compiled layer
+/// holds a subset of them (literals folded away with their rule take no
+/// room), so the program's pool never overflows once the text fits
+/// ([`ErrorCode::StringPoolFull`](super::ErrorCode::StringPoolFull)).
+pub const MAX_STRING_BYTES: usize = 8192;
+
 /// Capacity: nodes in the parse tree of one policy (in
 /// [`Scratch`](super::Scratch)). Never exceeded, since each text predicate
 /// adds one leaf node and at most one `&&`/`||` node.

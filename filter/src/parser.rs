@@ -12,15 +12,27 @@
 //! Input: the [lexer](super::lexer)'s tokens; output: the [`Tree`] and the
 //! [`DefaultAction`]. Nothing here knows how the tree is compiled.
 
+use super::addr;
 use super::ast::{node_kind, DefaultAction, Leaf, Node, Rule, Tree, NIL};
 use super::error::{ErrorCode, StageResult};
-use super::lexer::{Lexer, Tok, Token};
+use super::event::{Event, FieldKind};
+use super::lexer::{self, Lexer, Tok, Token};
 use super::limits::{
     MAX_DEPTH, MAX_ERRNO, MAX_NODES, MAX_NR, MAX_OPSTACK, MAX_PREDICATES, MAX_RULES,
+    MAX_STRING_BYTES,
 };
 use super::resolve::{self, Val};
 use super::types::{self, op};
 use super::uapi::tables::{Arch, Syscall};
+
+/// What a rule is for: its fields come from there.
+#[derive(Clone, Copy)]
+enum Subject {
+    /// A syscall: its declared arguments and `arg0`..`arg5`.
+    Syscall(&'static Syscall),
+    /// An LSM-hook event: its fields.
+    Event(Event),
+}
 
 /// Operator stack entry kinds.
 const OP_PAREN: u8 = 0;
@@ -135,22 +147,28 @@ impl Parser<'_, '_> {
 
     /// `NAME: EXPR` after the colon.
     fn rule(&mut self, name: &Token) -> StageResult<()> {
-        let Some(sys) = resolve::syscall(self.arch, self.lex.text(name)) else {
-            return Err((ErrorCode::UnknownSyscall, name.start));
+        let text = self.lex.text(name);
+        let (subject, key) = if let Some(ev) = Event::from_name(text) {
+            (Subject::Event(ev), MAX_NR.wrapping_add(ev as usize))
+        } else {
+            let Some(sys) = resolve::syscall(self.arch, text) else {
+                return Err((ErrorCode::UnknownSyscall, name.start));
+            };
+            if sys.nr as usize >= MAX_NR {
+                return Err((ErrorCode::SyscallNotSupported, name.start));
+            }
+            (Subject::Syscall(sys), sys.nr as usize)
         };
-        if sys.nr as usize >= MAX_NR {
-            return Err((ErrorCode::SyscallNotSupported, name.start));
-        }
         let n = usize::from(self.tree.n_rules);
         if n >= MAX_RULES {
             return Err((ErrorCode::TooManyRules, name.start));
         }
-        let root = self.expr(sys)?;
+        let root = self.expr(subject)?;
         let Some(slot) = self.tree.rules.get_mut(n) else {
             return Err((ErrorCode::TooManyRules, name.start));
         };
         *slot = Rule {
-            nr: sys.nr as u16,
+            nr: key as u16,
             root,
             offset: name.start as u32,
         };
@@ -159,7 +177,7 @@ impl Parser<'_, '_> {
     }
 
     /// Parses one expression up to the end of the line (consumed).
-    fn expr(&mut self, sys: &'static Syscall) -> StageResult<u16> {
+    fn expr(&mut self, subject: Subject) -> StageResult<u16> {
         let mut n_ops = 0usize; // operator stack depth
         let mut n_vals = 0usize; // operand stack depth
         let mut depth = 0usize; // open parentheses
@@ -199,12 +217,12 @@ impl Parser<'_, '_> {
                     t = self.lex.next_token()?;
                 }
                 Tok::Ident => {
-                    let (id, next) = self.predicate(sys, &t)?;
+                    let (id, next) = self.predicate(subject, &t)?;
                     self.toggle(id, neg);
                     self.push_val(&mut n_vals, id, t.start)?;
                     t = next;
                 }
-                Tok::Quote => return Err((ErrorCode::StringNotSupported, t.start)),
+                Tok::Quote | Tok::Str => return Err((ErrorCode::StringNotSupported, t.start)),
                 _ => return Err((ErrorCode::ExpectedOperand, t.start)),
             }
             // Expecting an operator: `)`s, then `&&`, `||` or the end.
@@ -263,7 +281,7 @@ impl Parser<'_, '_> {
                             _ => Err((ErrorCode::ExpectedOperand, t.start)),
                         };
                     }
-                    Tok::Quote => return Err((ErrorCode::StringNotSupported, t.start)),
+                    Tok::Quote | Tok::Str => return Err((ErrorCode::StringNotSupported, t.start)),
                     _ => return Err((ErrorCode::ExpectedLogicalOp, t.start)),
                 }
             }
@@ -272,11 +290,29 @@ impl Parser<'_, '_> {
 
     /// `FIELD OP VALUE` starting at the field token. Returns the leaf and
     /// the first token after the value.
-    fn predicate(&mut self, sys: &'static Syscall, field: &Token) -> StageResult<(u16, Token)> {
-        let Some((arg, ty)) = resolve::field(sys, self.lex.text(field)) else {
+    fn predicate(&mut self, subject: Subject, field: &Token) -> StageResult<(u16, Token)> {
+        let name = self.lex.text(field);
+        let found = match subject {
+            Subject::Syscall(sys) => {
+                resolve::field(sys, name).map(|(a, ty)| (a, FieldKind::Num(ty)))
+            }
+            Subject::Event(ev) => ev.field(name).map(|f| (f.id, f.kind)),
+        };
+        let Some((arg, kind)) = found else {
             return Err((ErrorCode::UnknownField, field.start));
         };
         let o = self.lex.next_token()?;
+        let ty = match kind {
+            FieldKind::Num(ty) => ty,
+            FieldKind::Str => return self.string_predicate(arg, field, &o),
+            FieldKind::Addr => return self.addr_predicate(arg, field, &o),
+        };
+        // A string on a syscall argument keeps v1's error; on a numeric
+        // event field it is the new one.
+        let string_error = match subject {
+            Subject::Syscall(_) => ErrorCode::StringNotSupported,
+            Subject::Event(_) => ErrorCode::UnexpectedString,
+        };
         let opc = match o.tok {
             Tok::Eq => op::EQ,
             Tok::Ne => op::NE,
@@ -286,7 +322,7 @@ impl Parser<'_, '_> {
             Tok::Ge => op::GE,
             Tok::Amp => op::BAND,
             Tok::Ident if self.lex.text(&o) == b"in" => op::IN,
-            Tok::BadOp | Tok::Pipe | Tok::Not | Tok::Minus | Tok::Colon => {
+            Tok::BadOp | Tok::Tilde | Tok::Pipe | Tok::Not | Tok::Minus | Tok::Colon => {
                 return Err((ErrorCode::InvalidOperator, o.start))
             }
             _ => return Err((ErrorCode::ExpectedComparison, o.start)),
@@ -320,7 +356,8 @@ impl Parser<'_, '_> {
                     }
                 }
                 Tok::Quote => return Err((ErrorCode::StringNotSupported, first.start)),
-                Tok::BadOp => return Err((ErrorCode::InvalidOperator, first.start)),
+                Tok::Str => return Err((string_error, first.start)),
+                Tok::BadOp | Tok::Tilde => return Err((ErrorCode::InvalidOperator, first.start)),
                 _ => return Err((ErrorCode::ExpectedValue, first.start)),
             };
             val = val.or(term);
@@ -343,6 +380,119 @@ impl Parser<'_, '_> {
             field.start,
         )?;
         Ok((id, next))
+    }
+
+    /// `path OP "..."` after the field (`o` is the operator token).
+    fn string_predicate(&mut self, arg: u8, field: &Token, o: &Token) -> StageResult<(u16, Token)> {
+        let opc = match o.tok {
+            Tok::Eq => op::STR_EQ,
+            Tok::Ne => op::STR_NE,
+            Tok::Tilde => op::GLOB,
+            Tok::Ident if self.lex.text(o) == b"in" => {
+                return Err((ErrorCode::InvalidOperator, o.start))
+            }
+            Tok::Lt
+            | Tok::Le
+            | Tok::Gt
+            | Tok::Ge
+            | Tok::Amp
+            | Tok::BadOp
+            | Tok::Pipe
+            | Tok::Not
+            | Tok::Minus
+            | Tok::Colon => return Err((ErrorCode::InvalidOperator, o.start)),
+            _ => return Err((ErrorCode::ExpectedComparison, o.start)),
+        };
+        let v = self.lex.next_token()?;
+        if v.tok != Tok::Str {
+            return Err((ErrorCode::ExpectedString, v.start));
+        }
+        let text = self.lex.text(&v);
+        let len = v.value as usize;
+        let off = self.pool_take(len, v.start)?;
+        let dst = self
+            .tree
+            .pool
+            .get_mut(off..off.wrapping_add(len))
+            .unwrap_or(&mut []);
+        for (d, b) in dst.iter_mut().zip(lexer::unescape(text)) {
+            *d = b;
+        }
+        self.pooled_leaf(arg, opc, types::pool_ref(off, len, 0), field)
+    }
+
+    /// `addr OP ADDRESS[/LEN]` after the field (`o` is the operator token).
+    fn addr_predicate(&mut self, arg: u8, field: &Token, o: &Token) -> StageResult<(u16, Token)> {
+        let opc = match o.tok {
+            Tok::Eq => op::ADDR_EQ,
+            Tok::Ne => op::ADDR_NE,
+            Tok::Ident if self.lex.text(o) == b"in" => op::ADDR_IN,
+            Tok::Lt
+            | Tok::Le
+            | Tok::Gt
+            | Tok::Ge
+            | Tok::Amp
+            | Tok::Tilde
+            | Tok::BadOp
+            | Tok::Pipe
+            | Tok::Not
+            | Tok::Minus
+            | Tok::Colon => return Err((ErrorCode::InvalidOperator, o.start)),
+            _ => return Err((ErrorCode::ExpectedComparison, o.start)),
+        };
+        let v = self.lex.address()?;
+        match v.tok {
+            Tok::Addr => {}
+            Tok::Str => return Err((ErrorCode::UnexpectedString, v.start)),
+            _ => return Err((ErrorCode::InvalidAddress, v.start)),
+        }
+        let text = self.lex.text(&v);
+        if opc != op::ADDR_IN {
+            // A prefix only makes sense with `in`.
+            if let Some(slash) = text.iter().position(|&b| b == b'/') {
+                return Err((ErrorCode::InvalidPrefix, v.start.wrapping_add(slash)));
+            }
+        }
+        let cidr = match addr::parse_cidr(text) {
+            Ok(c) => c,
+            Err((code, at)) => return Err((code, v.start.wrapping_add(at))),
+        };
+        let off = self.pool_take(16, v.start)?;
+        if let Some(dst) = self.tree.pool.get_mut(off..off.wrapping_add(16)) {
+            dst.copy_from_slice(&cidr.addr);
+        }
+        self.pooled_leaf(arg, opc, types::pool_ref(off, 16, cidr.plen), field)
+    }
+
+    /// Claims `len` bytes of the string pool ([`MAX_STRING_BYTES`]).
+    fn pool_take(&mut self, len: usize, at: usize) -> StageResult<usize> {
+        let off = usize::from(self.tree.n_pool);
+        let end = off.wrapping_add(len);
+        if end > MAX_STRING_BYTES {
+            return Err((ErrorCode::StringPoolFull, at));
+        }
+        self.tree.n_pool = end as u16;
+        Ok(off)
+    }
+
+    /// The leaf of a string or address comparison, and the token after it.
+    fn pooled_leaf(
+        &mut self,
+        arg: u8,
+        opc: u8,
+        value: u64,
+        field: &Token,
+    ) -> StageResult<(u16, Token)> {
+        let id = self.new_leaf(
+            Leaf {
+                value,
+                arg,
+                op: opc,
+                ty: 0,
+            },
+            field.start,
+        )?;
+        Ok((id, self.lex.next_token()?))
     }
 
     /// A comparison leaf and its node.

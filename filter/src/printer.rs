@@ -20,6 +20,8 @@
 
 use core::fmt::{self, Write};
 
+use super::addr;
+use super::event::{Event, FieldKind};
 use super::limits::{MAX_DEPTH, MAX_NR};
 use super::program::code;
 use super::program::layout::{Pred, Program};
@@ -30,6 +32,15 @@ use super::uapi::tables::{Arch, ArgType, Syscall};
 /// Depth of the printer's stack: `&&`/`||` levels alternate, at most two per
 /// parenthesis level.
 const PRINT_STACK: usize = 2 * (MAX_DEPTH + 2);
+
+/// Where a rule's field names come from.
+#[derive(Clone, Copy)]
+enum Names<'a> {
+    /// A syscall's arguments.
+    Syscall(&'a Syscall),
+    /// An event's fields.
+    Event(Event),
+}
 
 #[derive(Clone, Copy)]
 struct Frame {
@@ -53,6 +64,7 @@ impl Program {
             Verdict::Allow | Verdict::Kill => writeln!(w, "default kill")?,
         }
         let mut code_pos = 0usize;
+        let mut syscall_lines = false;
         for nr in 0..MAX_NR as u32 {
             // Allowed outright (no predicates), or the first predicate.
             let first = match (self.always_allows(nr), self.first_pred(nr as usize)) {
@@ -63,20 +75,61 @@ impl Program {
             let Some(sys) = arch.syscall_by_nr(nr) else {
                 return Err(fmt::Error);
             };
-            let Some(mut pred_pos) = first else {
+            syscall_lines = true;
+            let Some(pred_pos) = first else {
                 writeln!(w, "{}: 1", sys.name)?;
                 continue;
             };
-            let header = self.unit_at(code_pos)?;
-            code_pos = code_pos.wrapping_add(1);
-            if code::kind(header) != code::GROUP {
+            self.print_group(sys.name, Names::Syscall(sys), &mut code_pos, pred_pos, w)?;
+        }
+        if self.event_mask() == 0 {
+            return Ok(());
+        }
+        if !syscall_lines && !self.syscalls_unrestricted() {
+            // Syscall rules that all reduced to `0` left no line, yet
+            // they make the layer restrict syscalls: say so with one.
+            let first = (0..MAX_NR as u32).find_map(|nr| arch.syscall_by_nr(nr));
+            let Some(sys) = first else {
                 return Err(fmt::Error);
+            };
+            writeln!(w, "{}: 0", sys.name)?;
+        }
+        for ev in Event::ALL {
+            if !self.has_event_rules(ev) {
+                continue;
             }
-            for _ in 0..code::count(header) {
-                write!(w, "{}: ", sys.name)?;
-                self.print_expr(sys, &mut code_pos, &mut pred_pos, w)?;
-                w.write_char('\n')?;
+            let name = ev.name();
+            if self.event_always_allows(ev) {
+                writeln!(w, "{name}: 1")?;
+            } else if let Some(pred_pos) = self.event_first_pred(ev) {
+                self.print_group(name, Names::Event(ev), &mut code_pos, pred_pos, w)?;
+            } else {
+                // Rules that all reduced to `0`: the event is denied.
+                writeln!(w, "{name}: 0")?;
             }
+        }
+        Ok(())
+    }
+
+    /// Prints the rules of one syscall or event from its group header at
+    /// `*code_pos`.
+    fn print_group(
+        &self,
+        name: &str,
+        names: Names<'_>,
+        code_pos: &mut usize,
+        mut pred_pos: usize,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        let header = self.unit_at(*code_pos)?;
+        *code_pos = code_pos.wrapping_add(1);
+        if code::kind(header) != code::GROUP {
+            return Err(fmt::Error);
+        }
+        for _ in 0..code::count(header) {
+            write!(w, "{name}: ")?;
+            self.print_expr(names, code_pos, &mut pred_pos, w)?;
+            w.write_char('\n')?;
         }
         Ok(())
     }
@@ -88,7 +141,7 @@ impl Program {
     /// Prints one rule's expression from the prefix code at `*code_pos`.
     fn print_expr(
         &self,
-        sys: &Syscall,
+        names: Names<'_>,
         code_pos: &mut usize,
         pred_pos: &mut usize,
         w: &mut dyn Write,
@@ -119,7 +172,10 @@ impl Program {
                 code::LEAF => {
                     let p = self.pred(*pred_pos).ok_or(fmt::Error)?;
                     *pred_pos = pred_pos.wrapping_add(1);
-                    print_pred(sys, p, w)?;
+                    match names {
+                        Names::Syscall(sys) => print_pred(sys, p, w)?,
+                        Names::Event(ev) => self.print_event_pred(ev, p, w)?,
+                    }
                     if close {
                         w.write_char(')')?;
                     }
@@ -162,12 +218,59 @@ impl Program {
     }
 }
 
+impl Program {
+    /// Prints `field op value` for one predicate of event `ev`.
+    fn print_event_pred(&self, ev: Event, p: &Pred, w: &mut dyn Write) -> fmt::Result {
+        let Some(field) = ev.field_by_id(p.arg) else {
+            return Err(fmt::Error);
+        };
+        match field.kind {
+            FieldKind::Num(_) => {
+                w.write_str(field.name)?;
+                print_op_value(p, w)
+            }
+            FieldKind::Str => {
+                let lit = self.pool_bytes(p.value).ok_or(fmt::Error)?;
+                write!(w, "{} {} ", field.name, op::name(p.op))?;
+                print_string(lit, w)
+            }
+            FieldKind::Addr => {
+                let a = self.pool_addr(p.value).ok_or(fmt::Error)?;
+                let (_, _, plen) = types::pool_parts(p.value);
+                write!(w, "{} {} ", field.name, op::name(p.op))?;
+                addr::write(w, a, plen, p.op == op::ADDR_IN)
+            }
+        }
+    }
+}
+
+/// Prints a string literal: printable ASCII but `"` and `\` as is, `\n`,
+/// `\"`, `\\`, everything else as `\xNN`.
+pub(crate) fn print_string(s: &[u8], w: &mut dyn Write) -> fmt::Result {
+    w.write_char('"')?;
+    for &b in s {
+        match b {
+            b'"' => w.write_str("\\\"")?,
+            b'\\' => w.write_str("\\\\")?,
+            b'\n' => w.write_str("\\n")?,
+            0x20..=0x7e => w.write_char(char::from(b))?,
+            _ => write!(w, "\\x{b:02x}")?,
+        }
+    }
+    w.write_char('"')
+}
+
 /// Prints `field op value` for one predicate.
 pub(crate) fn print_pred(sys: &Syscall, p: &Pred, w: &mut dyn Write) -> fmt::Result {
     match sys.args.get(usize::from(p.arg)) {
         Some(a) => w.write_str(a.name)?,
         None => write!(w, "arg{}", p.arg)?,
     }
+    print_op_value(p, w)
+}
+
+/// Prints ` op value` of a numeric predicate.
+fn print_op_value(p: &Pred, w: &mut dyn Write) -> fmt::Result {
     write!(w, " {} ", op::name(p.op))?;
     let ty = p.arg_type();
     let v = p.written_value();

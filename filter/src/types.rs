@@ -79,6 +79,22 @@ pub(crate) fn ty_from_code(code: u8) -> ArgType {
         .unwrap_or(ArgType::U64)
 }
 
+/// The value of a string or address comparison: where its literal is in
+/// the string pool (`off`, `len` bytes) and, for `in`, the prefix length
+/// in bits of the 16-byte form.
+pub(crate) fn pool_ref(off: usize, len: usize, plen: u8) -> u64 {
+    (off as u64 & 0xffff) | ((len as u64 & 0xffff) << 16) | (u64::from(plen) << 32)
+}
+
+/// Inverse of [`pool_ref`]: `(off, len, plen)`.
+pub(crate) fn pool_parts(v: u64) -> (usize, usize, u8) {
+    (
+        (v & 0xffff) as usize,
+        ((v >> 16) & 0xffff) as usize,
+        (v >> 32) as u8,
+    )
+}
+
 /// Comparison operators, as stored in a parse-tree leaf and in a compiled
 /// predicate.
 pub(crate) mod op {
@@ -98,6 +114,25 @@ pub(crate) mod op {
     pub(crate) const BAND: u8 = 6;
     /// `in`: every set bit is in the mask.
     pub(crate) const IN: u8 = 7;
+    /// `==` on a string field (the value is a pool reference,
+    /// [`pool_ref`](super::pool_ref)).
+    pub(crate) const STR_EQ: u8 = 8;
+    /// `!=` on a string field.
+    pub(crate) const STR_NE: u8 = 9;
+    /// `~` (glob) on a string field.
+    pub(crate) const GLOB: u8 = 10;
+    /// `==` on an address field (16 pool bytes).
+    pub(crate) const ADDR_EQ: u8 = 11;
+    /// `!=` on an address field.
+    pub(crate) const ADDR_NE: u8 = 12;
+    /// `in ADDR/LEN` on an address field.
+    pub(crate) const ADDR_IN: u8 = 13;
+
+    /// Whether the operator compares pool bytes (strings, addresses)
+    /// rather than a register.
+    pub(crate) fn is_pooled(op: u8) -> bool {
+        matches!(op, STR_EQ..=ADDR_IN)
+    }
 
     /// Whether the operator orders values (and so needs the sign bias on a
     /// signed type, see `program::layout::SIGN_BIAS`).
@@ -121,6 +156,9 @@ pub(crate) mod op {
             GT => ">",
             GE => ">=",
             BAND => "&",
+            STR_EQ | ADDR_EQ => "==",
+            STR_NE | ADDR_NE => "!=",
+            GLOB => "~",
             _ => "in",
         }
     }

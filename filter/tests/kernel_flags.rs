@@ -45,6 +45,16 @@ pub fn eval(p: &filter::Program, nr: u32, a: &[u64; 6]) -> filter::Verdict {{
 pub fn chain(l: &[filter::Program], nr: u32, a: &[u64; 6]) -> filter::Verdict {{
     filter::evaluate_chain(l, nr, a)
 }}
+/// Evaluate an event.
+pub fn eval_event(p: &filter::Program, i: &filter::EventInput<'_>) -> filter::Verdict {{
+    p.evaluate_event(filter::Event::SocketConnect, i)
+}}
+/// Event chain and masks.
+pub fn chain_event(l: &[filter::Program], s: &filter::ChainSummary, i: &filter::EventInput<'_>) -> (filter::Verdict, u32, bool) {{
+    let v = filter::evaluate_event_chain(l, filter::Event::FileOpen, i);
+    let ev = filter::Event::from_name(b"exec").map_or(0, filter::Event::bit);
+    (v, s.event_mask() | ev, l.first().is_some_and(|p| p.has_event_rules(filter::Event::Exec) || p.event_mask() != 0))
+}}
 /// Print.
 pub fn print(p: &filter::Program, w: &mut dyn core::fmt::Write) -> core::fmt::Result {{
     p.print(&uapi::tables::AARCH64, w)

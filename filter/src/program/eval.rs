@@ -10,8 +10,63 @@
 //! comparisons whatever the memory holds. It allocates nothing, and every
 //! access is bounds-checked without a panicking path.
 
+use super::super::addr;
+use super::super::event::{Event, EventInput};
+use super::super::glob::glob_match;
 use super::super::types::{self, op};
 use super::layout::{Pred, Program, ACCEPT, EXT_SHIFT, EXT_SIGNED, REJECT, SIGN_BIAS};
+
+/// What the predicates of one evaluation read: a syscall's registers or an
+/// event's fields. [`Program::run`] is generic over it, so the syscall
+/// instance compiles to exactly the v1 loop (`EVENT` is a constant false
+/// there and the string/address branch folds away).
+pub(crate) trait Input {
+    /// Whether pooled (string and address) operators are live.
+    const EVENT: bool;
+    /// The register or numeric field `arg` (`None`: there is none).
+    fn reg(&self, arg: u8) -> Option<u64>;
+    /// A string or address comparison (never called when `!EVENT`).
+    fn pooled(&self, prog: &Program, p: &Pred) -> bool;
+}
+
+impl Input for [u64; 6] {
+    const EVENT: bool = false;
+
+    #[inline(always)]
+    fn reg(&self, arg: u8) -> Option<u64> {
+        self.get(usize::from(arg)).copied()
+    }
+
+    #[inline(always)]
+    fn pooled(&self, _: &Program, _: &Pred) -> bool {
+        false
+    }
+}
+
+impl Input for EventInput<'_> {
+    const EVENT: bool = true;
+
+    #[inline(always)]
+    fn reg(&self, arg: u8) -> Option<u64> {
+        EventInput::reg(self, arg)
+    }
+
+    fn pooled(&self, prog: &Program, p: &Pred) -> bool {
+        let Some(lit) = prog.pool_bytes(p.value) else {
+            return false;
+        };
+        let path = self.path.unwrap_or(&[]);
+        let (_, _, plen) = types::pool_parts(p.value);
+        match p.op {
+            op::STR_EQ => path == lit,
+            op::STR_NE => path != lit,
+            op::GLOB => glob_match(lit, path),
+            op::ADDR_EQ => lit == self.addr,
+            op::ADDR_NE => lit != self.addr,
+            _ => addr::prefix_match(lit, &self.addr, plen, false),
+        }
+    }
+}
 
 /// What happens to one syscall.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -51,11 +106,15 @@ impl Verdict {
 }
 
 impl Pred {
-    /// Evaluates the comparison against the syscall's argument registers.
+    /// Evaluates the comparison against the syscall's argument registers
+    /// (or an event's fields).
     #[inline(always)]
-    fn test(&self, args: &[u64; 6]) -> bool {
-        let raw = match args.get(usize::from(self.arg)) {
-            Some(&v) => v,
+    fn test<I: Input>(&self, prog: &Program, input: &I) -> bool {
+        if I::EVENT && op::is_pooled(self.op) {
+            return input.pooled(prog, self);
+        }
+        let raw = match input.reg(self.arg) {
+            Some(v) => v,
             None => return false,
         };
         let signed = self.ext & EXT_SIGNED != 0;
@@ -86,7 +145,7 @@ impl Program {
             return Verdict::Allow;
         }
         let Some(start) = self.first_pred(nr as usize) else {
-            return self.default_verdict();
+            return self.unlisted_verdict();
         };
         if self.run(start, args) {
             Verdict::Allow
@@ -95,14 +154,38 @@ impl Program {
         }
     }
 
+    /// Evaluates this layer for event `ev`: `Allow` when the layer has no
+    /// rule for it; its default action when `input.path` is `None`
+    /// (unavailable) or no rule allows; `Allow` when one does. Same
+    /// guarantees as [`Program::evaluate`].
+    pub fn evaluate_event(&self, ev: Event, input: &EventInput<'_>) -> Verdict {
+        if !self.has_event_rules(ev) {
+            return Verdict::Allow;
+        }
+        if input.path.is_none() {
+            return self.default_verdict();
+        }
+        if self.event_always_allows(ev) {
+            return Verdict::Allow;
+        }
+        match self.event_first_pred(ev) {
+            Some(start) if self.run(start, input) => Verdict::Allow,
+            _ => self.default_verdict(),
+        }
+    }
+
     /// Runs the predicate program from `pc`: true if it reaches [`ACCEPT`].
     #[inline]
-    fn run(&self, mut pc: usize, args: &[u64; 6]) -> bool {
+    fn run<I: Input>(&self, mut pc: usize, input: &I) -> bool {
         loop {
             let Some(p) = self.preds.get(pc) else {
                 return false;
             };
-            let target = if p.test(args) { p.on_true } else { p.on_false };
+            let target = if p.test(self, input) {
+                p.on_true
+            } else {
+                p.on_false
+            };
             if target >= REJECT {
                 return target == ACCEPT;
             }
@@ -129,6 +212,24 @@ pub fn evaluate_chain<'a>(
     let mut acc = Verdict::Allow;
     for layer in layers {
         acc = layer.evaluate(nr, args).combine(acc);
+        if acc == Verdict::Kill {
+            break;
+        }
+    }
+    acc
+}
+
+/// [`evaluate_chain`] for an event: each layer's
+/// [`Program::evaluate_event`], combined the same way (newest first, most
+/// severe wins, stops at `Kill`; an empty chain allows).
+pub fn evaluate_event_chain<'a>(
+    layers: impl IntoIterator<Item = &'a Program>,
+    ev: Event,
+    input: &EventInput<'_>,
+) -> Verdict {
+    let mut acc = Verdict::Allow;
+    for layer in layers {
+        acc = layer.evaluate_event(ev, input).combine(acc);
         if acc == Verdict::Kill {
             break;
         }

@@ -21,7 +21,8 @@
 //! [`REJECT`] (default action). This is the shape of ftrace's 2018 filter
 //! "prog" (`struct prog_entry`, `target` and `when_to_branch`).
 
-use super::super::limits::{MAX_CODE, MAX_NR, MAX_PROGRAM_PREDICATES};
+use super::super::event::{Event, EVENTS};
+use super::super::limits::{MAX_CODE, MAX_NR, MAX_PROGRAM_PREDICATES, MAX_STRING_BYTES};
 use super::super::types::{self, op};
 use super::super::uapi::tables::ArgType;
 use super::eval::Verdict;
@@ -147,10 +148,25 @@ pub struct Program {
     pub(crate) n_code: u16,
     pub(crate) default_errno: u16,
     pub(crate) default_action: u8,
+    /// Per event: 0 = no predicates, else 1 + the index of its first one.
+    pub(crate) ev_dispatch: [u16; EVENTS],
+    /// The string and address literals of the predicates, in predicate
+    /// order ([`types::pool_ref`] values point here).
+    pub(crate) pool: [u8; MAX_STRING_BYTES],
+    /// Pool bytes in use.
+    pub(crate) n_pool: u16,
+    /// Bit `ev`: the layer has rules for event `ev`.
+    pub(crate) ev_rules: u8,
+    /// Bit `ev`: a rule for event `ev` reduced to `1` (allowed outright).
+    pub(crate) ev_allow: u8,
+    /// Nonzero: every rule is an event rule, so syscalls are unrestricted
+    /// (0, the all-zero value, is v1's meaning: syscalls are restricted).
+    pub(crate) syscalls_open: u8,
 }
 
-// The size budget of one compiled layer (one kernel allocation).
-const _: () = assert!(Program::SIZE <= 48 * 1024);
+// The size budget of one compiled layer: one 32 KiB kmalloc, with room
+// for the allocator's bookkeeping.
+const _: () = assert!(Program::SIZE <= 32_000);
 
 #[cfg(not(strbox_kmod))]
 impl Default for Program {
@@ -178,6 +194,12 @@ impl Program {
             n_code: 0,
             default_errno: 0,
             default_action: default_action::KILL,
+            ev_dispatch: [0; EVENTS],
+            pool: [0; MAX_STRING_BYTES],
+            n_pool: 0,
+            ev_rules: 0,
+            ev_allow: 0,
+            syscalls_open: 0,
         }
     }
 
@@ -192,6 +214,12 @@ impl Program {
         self.n_code = 0;
         self.default_errno = 0;
         self.default_action = default_action::KILL;
+        self.ev_dispatch.fill(0);
+        self.pool.fill(0);
+        self.n_pool = 0;
+        self.ev_rules = 0;
+        self.ev_allow = 0;
+        self.syscalls_open = 0;
     }
 
     /// Size of a compiled layer in bytes (same as [`Program::SIZE`]).
@@ -229,6 +257,106 @@ impl Program {
             Verdict::Log => (default_action::LOG, 0),
             Verdict::Allow | Verdict::Kill => (default_action::KILL, 0),
         };
+    }
+
+    /// What a syscall no rule allows gets: the default action, or `Allow`
+    /// when the layer has only event rules (it leaves syscalls alone).
+    #[inline]
+    pub(crate) fn unlisted_verdict(&self) -> Verdict {
+        if self.syscalls_open != 0 {
+            Verdict::Allow
+        } else {
+            self.default_verdict()
+        }
+    }
+
+    /// Whether the layer leaves syscalls unrestricted (all its rules are
+    /// event rules).
+    pub fn syscalls_unrestricted(&self) -> bool {
+        self.syscalls_open != 0
+    }
+
+    /// Marks the layer as leaving syscalls unrestricted.
+    pub(crate) fn set_syscalls_unrestricted(&mut self) {
+        self.syscalls_open = 1;
+    }
+
+    // ------------------------------------------------------------- events
+
+    /// Whether this layer has rules for event `ev` (even rules that
+    /// reduced to `0`).
+    #[inline]
+    pub fn has_event_rules(&self, ev: Event) -> bool {
+        u32::from(self.ev_rules) & ev.bit() != 0
+    }
+
+    /// The OR of [`Event::bit`] of the events this layer has rules for.
+    #[inline]
+    pub fn event_mask(&self) -> u32 {
+        u32::from(self.ev_rules) & ((1 << EVENTS) - 1)
+    }
+
+    /// Records that the layer has rules for `ev`.
+    pub(crate) fn set_event_rules(&mut self, ev: Event) {
+        self.ev_rules |= ev.bit() as u8;
+    }
+
+    /// Whether a rule for `ev` reduced to `1`.
+    #[inline]
+    pub(crate) fn event_always_allows(&self, ev: Event) -> bool {
+        u32::from(self.ev_allow) & ev.bit() != 0
+    }
+
+    /// Records that a rule for `ev` reduced to `1`.
+    pub(crate) fn set_event_always_allows(&mut self, ev: Event) {
+        self.ev_allow |= ev.bit() as u8;
+    }
+
+    /// The index of event `ev`'s first predicate, if it has any.
+    #[inline]
+    pub(crate) fn event_first_pred(&self, ev: Event) -> Option<usize> {
+        match self.ev_dispatch.get(ev as usize) {
+            Some(&d) if d != 0 => Some(usize::from(d).wrapping_sub(1)),
+            _ => None,
+        }
+    }
+
+    /// Makes the next predicate to be pushed event `ev`'s first one.
+    pub(crate) fn set_event_first_pred(&mut self, ev: Event) {
+        let first = self.n_preds.wrapping_add(1);
+        if let Some(d) = self.ev_dispatch.get_mut(ev as usize) {
+            *d = first;
+        }
+    }
+
+    // ------------------------------------------------------------- pool
+
+    /// Appends `bytes` to the string pool: their offset, or `None` if
+    /// they do not fit.
+    pub(crate) fn push_pool(&mut self, bytes: &[u8]) -> Option<usize> {
+        let off = usize::from(self.n_pool);
+        let end = off.checked_add(bytes.len())?;
+        self.pool.get_mut(off..end)?.copy_from_slice(bytes);
+        self.n_pool = end as u16;
+        Some(off)
+    }
+
+    /// The pool bytes a predicate value points at (`None`: out of bounds,
+    /// never for a compiled program).
+    #[inline]
+    pub(crate) fn pool_bytes(&self, value: u64) -> Option<&[u8]> {
+        let (off, len, _) = types::pool_parts(value);
+        self.pool.get(off..off.wrapping_add(len))
+    }
+
+    /// The address a predicate value points at.
+    pub(crate) fn pool_addr(&self, value: u64) -> Option<&[u8; 16]> {
+        self.pool_bytes(value)?.try_into().ok()
+    }
+
+    /// Number of string pool bytes in use.
+    pub fn pool_len(&self) -> usize {
+        usize::from(self.n_pool)
     }
 
     // ------------------------------------------------- bitmap and dispatch

@@ -18,6 +18,6 @@ pub(crate) mod eval;
 pub(crate) mod layout;
 pub(crate) mod summary;
 
-pub use eval::{evaluate_chain, Verdict};
+pub use eval::{evaluate_chain, evaluate_event_chain, Verdict};
 pub use layout::{Program, ACCEPT, REJECT};
 pub use summary::ChainSummary;

@@ -32,6 +32,8 @@ const ERRNO: u16 = 4;
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ChainSummary {
     codes: [u16; MAX_NR],
+    /// OR of the layers' [`Program::event_mask`].
+    events: u32,
 }
 
 fn encode(v: Option<Verdict>) -> u16 {
@@ -62,7 +64,7 @@ impl Program {
         if self.always_allows(nr) {
             Some(Verdict::Allow)
         } else if self.first_pred(nr as usize).is_none() {
-            Some(self.default_verdict())
+            Some(self.unlisted_verdict())
         } else {
             None
         }
@@ -86,6 +88,7 @@ impl ChainSummary {
     pub const fn new() -> Self {
         ChainSummary {
             codes: [EVALUATE; MAX_NR],
+            events: 0,
         }
     }
 
@@ -106,6 +109,16 @@ impl ChainSummary {
             };
             *slot = encode(chain);
         }
+        self.events = program.event_mask() | parent.map_or(0, ChainSummary::event_mask);
+    }
+
+    /// The events some layer of the chain has rules for (OR of
+    /// [`Event::bit`](super::super::Event::bit)): a hook can skip
+    /// [`evaluate_event_chain`](super::evaluate_event_chain) for the others,
+    /// whose verdict is `Allow`.
+    #[inline]
+    pub fn event_mask(&self) -> u32 {
+        self.events
     }
 
     /// The chain's verdict for `nr` if it does not depend on the
@@ -169,7 +182,8 @@ mod tests {
         let s = ChainSummary::new();
         assert!((0..MAX_NR as u32 + 8).all(|nr| s.lookup(nr).is_none()));
         assert_eq!(ChainSummary::default(), s);
-        assert_eq!(ChainSummary::SIZE, 2 * MAX_NR);
+        assert_eq!(ChainSummary::SIZE, 2 * MAX_NR + 4);
+        assert_eq!(s.event_mask(), 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::uapi::tables::Arch;
 use crate::{compile, Error, ErrorCode, Program, Scratch, Verdict};
 
 mod arch;
+mod events;
 mod ftrace;
 mod property;
 mod real_tables;

@@ -689,6 +689,15 @@ fn error_codes_are_stable() {
         (ErrorCode::ExpectedEndOfLine, 27),
         (ErrorCode::InvalidOperator, 28),
         (ErrorCode::ExpectedRule, 29),
+        (ErrorCode::InvalidEscape, 30),
+        (ErrorCode::UnterminatedString, 31),
+        (ErrorCode::StringTooLong, 32),
+        (ErrorCode::StringPoolFull, 33),
+        (ErrorCode::UnexpectedString, 34),
+        (ErrorCode::ExpectedString, 35),
+        (ErrorCode::InvalidAddress, 36),
+        (ErrorCode::InvalidPrefix, 37),
+        (ErrorCode::HostBitsSet, 38),
     ];
     assert_eq!(expected.len(), ErrorCode::ALL.len());
     let mut messages = Vec::new();
@@ -703,7 +712,7 @@ fn error_codes_are_stable() {
     messages.dedup();
     assert_eq!(messages.len(), expected.len(), "messages are distinct");
     assert_eq!(ErrorCode::from_u32(0), None);
-    assert_eq!(ErrorCode::from_u32(30), None);
+    assert_eq!(ErrorCode::from_u32(39), None);
 }
 
 // ------------------------------------------------------------------ limits
@@ -891,8 +900,8 @@ fn program_size_and_zero_state() {
     assert_eq!(Program::byte_size(), Program::SIZE);
     // The figures written in program/layout.rs, compile.rs and
     // docs/policy-language.md: update them with the layout.
-    assert_eq!(Program::SIZE, 21_576, "a compiled layer's documented size");
-    assert_eq!(Scratch::SIZE, 114_696, "Scratch's documented size");
+    assert_eq!(Program::SIZE, 29_784, "a compiled layer's documented size");
+    assert_eq!(Scratch::SIZE, 122_896, "Scratch's documented size");
     let empty = Program::new();
     assert_eq!(empty.default_verdict(), Verdict::Kill);
     for nr in [0u32, 1, 511, 512, u32::MAX] {
@@ -1077,6 +1086,9 @@ fn every_error_code_is_reachable() {
         "read: {}",
         vec!["fd == 1"; MAX_PROGRAM_PREDICATES + 1].join(" || ")
     );
+    let long = "a".repeat(MAX_STRING_LEN);
+    let too_long = format!("file_open: path == \"{long}a\"");
+    let full_pool = format!("file_open: path == \"{long}\" || path == \"{long}\" || path == \"x\"");
     for code in ErrorCode::ALL {
         let src: &str = match code {
             ErrorCode::PolicyTooLarge => &big_text,
@@ -1108,6 +1120,15 @@ fn every_error_code_is_reachable() {
             ErrorCode::ExpectedEndOfLine => "default kill now",
             ErrorCode::InvalidOperator => "read: fd = 0",
             ErrorCode::ExpectedRule => "(read): 1",
+            ErrorCode::InvalidEscape => "exec: path == \"\\q\"",
+            ErrorCode::UnterminatedString => "exec: path == \"abc",
+            ErrorCode::StringTooLong => &too_long,
+            ErrorCode::StringPoolFull => &full_pool,
+            ErrorCode::UnexpectedString => "file_open: flags == \"0\"",
+            ErrorCode::ExpectedString => "exec: path == 0",
+            ErrorCode::InvalidAddress => "socket_bind: addr == 1.2.3",
+            ErrorCode::InvalidPrefix => "socket_bind: addr in 1.2.3.0/33",
+            ErrorCode::HostBitsSet => "socket_bind: addr in 1.2.3.4/24",
         };
         assert_eq!(err(src).code, code, "{code:?}");
     }
