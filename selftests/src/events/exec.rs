@@ -97,40 +97,53 @@ pub(super) fn events_exec_rules() -> TestResult {
     };
     let deny = Exec::Fails(DENY);
 
+    let mut errs = Vec::new();
     let only_copy = rule(&[&copy]);
-    try_exec(&only_copy, &copy, "/", Exec::Runs)?;
-    try_exec(&only_copy, "./guest-copy", D, Exec::Runs)?;
-    try_exec(&only_copy, GUEST, "/", deny)?;
-    try_exec(&only_copy, &link_copy, "/", Exec::Runs)?;
-    try_exec(&only_copy, &link_guest, "/", deny)?;
+    errs.extend(try_exec(&only_copy, &copy, "/", Exec::Runs).err());
+    errs.extend(try_exec(&only_copy, "./guest-copy", D, Exec::Runs).err());
+    errs.extend(try_exec(&only_copy, GUEST, "/", deny).err());
+    errs.extend(try_exec(&only_copy, &link_copy, "/", Exec::Runs).err());
+    errs.extend(try_exec(&only_copy, &link_guest, "/", deny).err());
     // Kernel failures first: a missing file stays ENOENT, a directory EACCES.
-    try_exec(
-        &only_copy,
-        &format!("{D}/missing"),
-        "/",
-        Exec::Fails(libc::ENOENT),
-    )?;
-    try_exec(&only_copy, D, "/", Exec::Fails(libc::EACCES))?;
+    errs.extend(
+        try_exec(
+            &only_copy,
+            &format!("{D}/missing"),
+            "/",
+            Exec::Fails(libc::ENOENT),
+        )
+        .err(),
+    );
+    errs.extend(try_exec(&only_copy, D, "/", Exec::Fails(libc::EACCES)).err());
 
     let only_guest = rule(&[GUEST]);
-    try_exec(&only_guest, GUEST, "/", Exec::Runs)?;
-    try_exec(&only_guest, &link_guest, "/", Exec::Runs)?;
-    try_exec(&only_guest, &link_copy, "/", deny)?;
-    try_exec(&only_guest, &copy, "/", deny)?;
+    errs.extend(try_exec(&only_guest, GUEST, "/", Exec::Runs).err());
+    errs.extend(try_exec(&only_guest, &link_guest, "/", Exec::Runs).err());
+    errs.extend(try_exec(&only_guest, &link_copy, "/", deny).err());
+    errs.extend(try_exec(&only_guest, &copy, "/", deny).err());
 
     // `#!` scripts: the hook fires for the script, then its interpreter.
-    try_exec(&rule(&[&script]), &script, "/", deny)?;
-    try_exec(&rule(&[GUEST]), &script, "/", deny)?;
-    try_exec(&rule(&[&script, GUEST]), &script, "/", Exec::Runs)?;
-    try_exec(&rule(&[&script, &copy]), &script, "/", deny)?;
-    try_exec(&rule(&[&script_copy, &copy]), &script_copy, "/", Exec::Runs)?;
-    try_exec(&rule(&[&script, &copy, GUEST]), &script_copy, "/", deny)?;
+    errs.extend(try_exec(&rule(&[&script]), &script, "/", deny).err());
+    errs.extend(try_exec(&rule(&[GUEST]), &script, "/", deny).err());
+    errs.extend(try_exec(&rule(&[&script, GUEST]), &script, "/", Exec::Runs).err());
+    errs.extend(try_exec(&rule(&[&script, &copy]), &script, "/", deny).err());
+    errs.extend(try_exec(&rule(&[&script_copy, &copy]), &script_copy, "/", Exec::Runs).err());
+    errs.extend(try_exec(&rule(&[&script, &copy, GUEST]), &script_copy, "/", deny).err());
     // A glob covering both.
-    try_exec(
-        &format!("default errno EXDEV\nexec: path ~ \"{D}/*\"\n"),
-        &script_copy,
-        "/",
-        Exec::Runs,
-    )?;
+    errs.extend(
+        try_exec(
+            &format!("default errno EXDEV\nexec: path ~ \"{D}/*\"\n"),
+            &script_copy,
+            "/",
+            Exec::Runs,
+        )
+        .err(),
+    );
+    ensure!(
+        errs.is_empty(),
+        "{} case(s) failed: {}",
+        errs.len(),
+        errs.join(" | ")
+    );
     Ok(())
 }

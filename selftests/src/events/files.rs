@@ -5,7 +5,10 @@ use std::os::fd::RawFd;
 
 use super::super::child::{install, sc, spawn, Child};
 use super::super::TestResult;
-use super::{cs, expect_open, fresh_dir, ino, judge, mkfile, mklink, openat, Want, DENY};
+use super::{
+    cs, expect_open, fresh_dir, ino, judge, mkfile, mklink, openat, soft_begin, soft_end, Want,
+    DENY,
+};
 use crate::check;
 
 const D: &str = "/tmp/evp";
@@ -63,6 +66,7 @@ pub(super) fn events_file_open_paths() -> TestResult {
     let policy = policy();
     spawn(|| {
         install(&policy)?;
+        soft_begin();
         let r = libc::O_RDONLY;
         // Exact path and globs.
         expect_open(&p("exact"), r, i("exact"))?;
@@ -82,6 +86,7 @@ pub(super) fn events_file_open_paths() -> TestResult {
         // flags: f_flags after open, without O_CLOEXEC/O_CREAT/O_LARGEFILE.
         expect_open(&p("ro/f"), r | libc::O_CLOEXEC, i("ro/f"))?;
         expect_open(&p("ro/f"), r | libc::O_CREAT, i("ro/f"))?;
+        expect_open(&p("ro/f"), r | libc::O_NOCTTY, i("ro/f"))?;
         expect_open(&p("ro/f"), r | libc::O_LARGEFILE, i("ro/f"))?;
         expect_open(&p("ro/f"), libc::O_RDWR, deny)?;
         expect_open(&p("ro/f"), libc::O_WRONLY | libc::O_APPEND, deny)?;
@@ -99,7 +104,7 @@ pub(super) fn events_file_open_paths() -> TestResult {
         proc_fd(&p, &i, deny)?;
         openat2(&p, &i, deny)?;
         uring(&p, &i, deny)?;
-        Ok(())
+        soft_end()
     })?
     .ok("file_open paths")
 }

@@ -158,21 +158,61 @@ pub(crate) enum Want {
     Errno(i32),
 }
 
+/// Failed expectations collected instead of ending the child body (see
+/// [`soft_begin`]).
+static SOFT: std::sync::Mutex<Option<Vec<String>>> = std::sync::Mutex::new(None);
+
+/// From now on, in this (child) process, a failed [`judge`] or socket
+/// expectation is collected and the body goes on; [`soft_end`] fails with
+/// all of them. One guest run then shows every case that differs.
+pub(crate) fn soft_begin() {
+    *SOFT.lock().unwrap_or_else(|e| e.into_inner()) = Some(Vec::new());
+}
+
+/// Fails with every expectation collected since [`soft_begin`].
+pub(crate) fn soft_end() -> Child {
+    let v = SOFT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .unwrap_or_default();
+    check!(v.is_empty(), "{} case(s) failed: {}", v.len(), v.join("; "));
+    Ok(())
+}
+
+/// A failed expectation: collected in soft mode, else the child fails.
+pub(crate) fn failed(msg: String) -> Child {
+    if let Some(v) = SOFT.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        v.push(msg);
+        return Ok(());
+    }
+    check!(false, "{msg}");
+    Ok(())
+}
+
 /// Checks one open's result (`what` names the case) and closes the fd.
 pub(crate) fn judge(what: &str, r: Result<RawFd, i32>, want: Want) -> Child {
     match (r, want) {
         (Ok(fd), Want::Ino(i)) => {
             let got = fd_ino(fd);
             close(fd);
-            check!(got == i, "{what}: opened inode {got}, want {i}");
+            if got != i {
+                return failed(format!("{what}: opened inode {got}, want {i}"));
+            }
         }
-        (Err(e), Want::Errno(w)) => check!(e == w, "{what}: errno {e}, want errno {w}"),
+        (Err(e), Want::Errno(w)) => {
+            if e != w {
+                return failed(format!("{what}: errno {e}, want errno {w}"));
+            }
+        }
         (Ok(fd), Want::Errno(w)) => {
             let got = fd_ino(fd);
             close(fd);
-            check!(false, "{what}: opened (inode {got}), want errno {w}");
+            return failed(format!("{what}: opened (inode {got}), want errno {w}"));
         }
-        (Err(e), Want::Ino(i)) => check!(false, "{what}: errno {e}, want the file (inode {i})"),
+        (Err(e), Want::Ino(i)) => {
+            return failed(format!("{what}: errno {e}, want the file (inode {i})"));
+        }
     }
     Ok(())
 }
@@ -217,6 +257,7 @@ fn events_nesting() -> TestResult {
     mklink(&format!("{NEST}/b"), &format!("{NEST}/lnk"))?;
     let (a, c) = (ino(&format!("{NEST}/a"))?, ino(&format!("{NEST}/c"))?);
     let path = |f: &str| format!("{NEST}/{f}");
+    let mut errs = Vec::new();
     let syscall_layer = super::child::allow_all_except(&["getppid"], "errno EPERM");
     let event_layer = format!("default errno EXDEV\nfile_open: path == \"{NEST}/a\"\n");
 
@@ -226,18 +267,21 @@ fn events_nesting() -> TestResult {
         ("event under syscall layer", &event_layer, &syscall_layer),
         ("syscall under event layer", &syscall_layer, &event_layer),
     ] {
-        spawn(|| {
-            install(first)?;
-            install(second)?;
-            expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
-            expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?;
-            let r = getppid();
-            check!(r == Err(libc::EPERM), "getppid = {r:?}, want EPERM");
-            let r = sc(libc::SYS_getpid, [0; 6]);
-            check!(r.is_ok(), "getpid = {r:?}");
-            Ok(())
-        })?
-        .ok(name)?;
+        errs.extend(
+            spawn(|| {
+                install(first)?;
+                install(second)?;
+                expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
+                expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?;
+                let r = getppid();
+                check!(r == Err(libc::EPERM), "getppid = {r:?}, want EPERM");
+                let r = sc(libc::SYS_getpid, [0; 6]);
+                check!(r.is_ok(), "getpid = {r:?}");
+                Ok(())
+            })?
+            .ok(name)
+            .err(),
+        );
     }
 
     // A syscall layer's denial skips the call: the open never reaches
@@ -245,102 +289,126 @@ fn events_nesting() -> TestResult {
     let mut no_wr = super::child::allow_all_except(&["openat"], "errno EPERM");
     no_wr.push_str("openat: !(flags & O_WRONLY|O_RDWR)\n");
     let kill_all = format!("default kill\nfile_open: path == \"{NEST}/a\"\n");
-    spawn(|| {
-        install(&no_wr)?;
-        install(&kill_all)?;
-        expect_open(&path("b"), libc::O_WRONLY, Want::Errno(libc::EPERM))?;
-        expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
-        Ok(())
-    })?
-    .ok("syscall-layer EPERM before an event kill")?;
+    errs.extend(
+        spawn(|| {
+            install(&no_wr)?;
+            install(&kill_all)?;
+            expect_open(&path("b"), libc::O_WRONLY, Want::Errno(libc::EPERM))?;
+            expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
+            Ok(())
+        })?
+        .ok("syscall-layer EPERM before an event kill")
+        .err(),
+    );
 
     // errno (older) vs log (newer): errno wins where the errno layer
     // denies, log lets through what only the log layer does not allow.
     let l_errno =
         format!("default errno EXDEV\nfile_open: path == \"{NEST}/a\" || path == \"{NEST}/c\"\n");
     let l_log = format!("default log\nfile_open: path == \"{NEST}/b\" || path == \"{NEST}/c\"\n");
-    spawn(|| {
-        install(&l_errno)?;
-        install(&l_log)?;
-        expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?; // allow + log
-        expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?; // errno + allow
-        expect_open(&path("c"), libc::O_RDONLY, Want::Ino(c))?; // allow + allow
-        Ok(())
-    })?
-    .ok("errno layer + log layer")?;
+    errs.extend(
+        spawn(|| {
+            install(&l_errno)?;
+            install(&l_log)?;
+            expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?; // allow + log
+            expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?; // errno + allow
+            expect_open(&path("c"), libc::O_RDONLY, Want::Ino(c))?; // allow + allow
+            Ok(())
+        })?
+        .ok("errno layer + log layer")
+        .err(),
+    );
 
     // Two errno layers: a file both deny gets the newest layer's errno.
     let l_eperm = format!("default errno EPERM\nfile_open: path == \"{NEST}/b\"\n");
-    spawn(|| {
-        install(&event_layer)?; // EXDEV, allows a
-        install(&l_eperm)?; // EPERM, allows b
-        expect_open(&path("c"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
-        expect_open(&path("a"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
-        expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?;
-        Ok(())
-    })?
-    .ok("two errno layers")?;
+    errs.extend(
+        spawn(|| {
+            install(&event_layer)?; // EXDEV, allows a
+            install(&l_eperm)?; // EPERM, allows b
+            expect_open(&path("c"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
+            expect_open(&path("a"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
+            expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?;
+            Ok(())
+        })?
+        .ok("two errno layers")
+        .err(),
+    );
 
     // errno (older) vs kill (newer): kill wins wherever the kill layer
     // denies, even where the errno layer denies too.
     let l_kill_b =
         format!("default kill\nfile_open: path == \"{NEST}/a\" || path == \"{NEST}/b\"\n");
-    spawn(|| {
-        install(&event_layer)?;
-        install(&l_kill_b)?;
-        expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
-        expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?;
-        let r = openat(libc::AT_FDCWD, &cs(&path("c")), libc::O_RDONLY);
-        check!(
-            false,
-            "open of c denied by errno and kill layers returned {r:?}"
-        );
-        Ok(())
-    })?
-    .killed_by(libc::SIGKILL, "errno layer + kill layer, both deny")?;
+    errs.extend(
+        spawn(|| {
+            install(&event_layer)?;
+            install(&l_kill_b)?;
+            expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
+            expect_open(&path("b"), libc::O_RDONLY, Want::Errno(DENY))?;
+            let r = openat(libc::AT_FDCWD, &cs(&path("c")), libc::O_RDONLY);
+            check!(
+                false,
+                "open of c denied by errno and kill layers returned {r:?}"
+            );
+            Ok(())
+        })?
+        .killed_by(libc::SIGKILL, "errno layer + kill layer, both deny")
+        .err(),
+    );
 
     // Kernel failures come first. As uid 1000 (no CAP_DAC_OVERRIDE), under
     // a rule allowing everything in the directory: mode 000 gives EACCES.
     let allow_dir = format!("default errno EPERM\nfile_open: path ~ \"{NEST}/*\"\n");
-    spawn(|| {
-        drop_to_user()?;
-        install(&allow_dir)?;
-        expect_open(&path("zero"), libc::O_RDONLY, Want::Errno(libc::EACCES))?;
-        expect_open(&path("missing"), libc::O_RDONLY, Want::Errno(libc::ENOENT))?;
-        expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
-        Ok(())
-    })?
-    .ok("allowing rule, kernel failures")?;
+    errs.extend(
+        spawn(|| {
+            drop_to_user()?;
+            install(&allow_dir)?;
+            expect_open(&path("zero"), libc::O_RDONLY, Want::Errno(libc::EACCES))?;
+            expect_open(&path("missing"), libc::O_RDONLY, Want::Errno(libc::ENOENT))?;
+            expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
+            Ok(())
+        })?
+        .ok("allowing rule, kernel failures")
+        .err(),
+    );
     // Under a rule denying all but `a`: the kernel's errors stay, and the
     // policy's EPERM appears only for a file that exists and that the
     // kernel would have opened.
     let only_a = format!("default errno EPERM\nfile_open: path == \"{NEST}/a\"\n");
-    spawn(|| {
-        drop_to_user()?;
-        install(&only_a)?;
-        expect_open(&path("zero"), libc::O_RDONLY, Want::Errno(libc::EACCES))?;
-        expect_open(&path("missing"), libc::O_RDONLY, Want::Errno(libc::ENOENT))?;
-        expect_open(
-            &path("lnk"),
-            libc::O_RDONLY | libc::O_NOFOLLOW,
-            Want::Errno(libc::ELOOP),
-        )?;
-        expect_open(
-            &path("b"),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
-            Want::Errno(libc::EEXIST),
-        )?;
-        expect_open(
-            &format!("{NEST}/a/x"),
-            libc::O_RDONLY,
-            Want::Errno(libc::ENOTDIR),
-        )?;
-        expect_open(&path("b"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
-        expect_open(&path("lnk"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
-        expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
-        Ok(())
-    })?
-    .ok("denying rule, kernel failures")?;
+    errs.extend(
+        spawn(|| {
+            drop_to_user()?;
+            install(&only_a)?;
+            expect_open(&path("zero"), libc::O_RDONLY, Want::Errno(libc::EACCES))?;
+            expect_open(&path("missing"), libc::O_RDONLY, Want::Errno(libc::ENOENT))?;
+            expect_open(
+                &path("lnk"),
+                libc::O_RDONLY | libc::O_NOFOLLOW,
+                Want::Errno(libc::ELOOP),
+            )?;
+            expect_open(
+                &path("b"),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                Want::Errno(libc::EEXIST),
+            )?;
+            expect_open(
+                &format!("{NEST}/a/x"),
+                libc::O_RDONLY,
+                Want::Errno(libc::ENOTDIR),
+            )?;
+            expect_open(&path("b"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
+            expect_open(&path("lnk"), libc::O_RDONLY, Want::Errno(libc::EPERM))?;
+            expect_open(&path("a"), libc::O_RDONLY, Want::Ino(a))?;
+            Ok(())
+        })?
+        .ok("denying rule, kernel failures")
+        .err(),
+    );
+    ensure!(
+        errs.is_empty(),
+        "{} case(s) failed: {}",
+        errs.len(),
+        errs.join(" | ")
+    );
     Ok(())
 }
 
