@@ -4,6 +4,9 @@
 //!   the error with its line and a caret (exit 1).
 //! * `strbox eval [--arch A] FILE SYSCALL [ARG0 ... ARG5]`: print the
 //!   verdict for one syscall (`allow`, `log`, `errno NAME`, `kill`).
+//! * `strbox eval [--arch A] FILE EVENT [FIELD=VALUE ...]`: the same for an
+//!   LSM-hook event (`file_open`, `exec`, `socket_connect`, `socket_bind`),
+//!   e.g. `strbox eval p.txt file_open path=/etc/passwd flags=O_RDONLY`.
 //!
 //! * `strbox run [--tsync] [--no-nnp] FILE -- CMD [ARGS...]`: install the
 //!   policy as a new layer (setting no_new_privs first) and execve CMD.
@@ -20,7 +23,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use strbox::policy;
 use strbox_filter::uapi::tables::Arch;
-use strbox_filter::Program;
+use strbox_filter::{Event, Program};
 
 #[derive(Parser)]
 #[command(name = "strbox", version, about = "strbox: per-syscall string filters")]
@@ -39,17 +42,20 @@ enum Command {
         /// Policy file (`-` for standard input).
         file: String,
     },
-    /// Evaluate one syscall against a policy and print the verdict.
+    /// Evaluate one syscall (or LSM-hook event) against a policy and print
+    /// the verdict.
     Eval {
         /// Target architecture (x86_64, aarch64); default: this host's.
         #[arg(long)]
         arch: Option<String>,
         /// Policy file (`-` for standard input).
         file: String,
-        /// Syscall name (with or without `sys_`) or number.
+        /// Syscall name (with or without `sys_`) or number, or an event
+        /// (file_open, exec, socket_connect, socket_bind).
         syscall: String,
-        /// Argument registers: decimal, 0x hex, 0 octal, negative, or a
-        /// named constant; missing ones are 0.
+        /// Syscall: argument registers: decimal, 0x hex, 0 octal, negative,
+        /// or a named constant; missing ones are 0. Event: FIELD=VALUE
+        /// (path, flags, family, port, addr).
         #[arg(num_args = 0..=6, allow_negative_numbers = true)]
         args: Vec<String>,
     },
@@ -138,6 +144,12 @@ fn check(arch: Option<&str>, file: &str) -> Result<(), Exit> {
 
 fn eval(arch: Option<&str>, file: &str, syscall: &str, args: &[String]) -> Result<(), Exit> {
     let (arch, prog) = load(arch, file)?;
+    if let Some(ev) = Event::from_name(syscall.as_bytes()) {
+        let input = policy::event_args(arch, ev, args).map_err(usage_error)?;
+        let v = prog.evaluate_event(ev, &input.input());
+        println!("{}", policy::verdict_text(v, arch));
+        return Ok(());
+    }
     let nr = policy::syscall_nr(arch, syscall).map_err(usage_error)?;
     let mut regs = [0u64; 6];
     for (slot, a) in regs.iter_mut().zip(args) {

@@ -207,3 +207,145 @@ fn eval_invalid_policy_and_bad_input() {
     let o = strbox(&["eval", f, "read", "1", "2", "3", "4", "5", "6", "7"]);
     assert_eq!(o.status.code(), Some(2), "at most 6 arguments");
 }
+
+const EVENTS: &str = r#"default errno EACCES
+file_open:      path == "/etc/hostname" || path ~ "/usr/lib/*"
+file_open:      path ~ "/tmp/*" && flags in O_RDONLY|O_CLOEXEC
+exec:           path == "/usr/bin/python3"
+socket_connect: family == AF_INET && addr == 127.0.0.1 && port == 8080
+socket_connect: family == AF_UNIX && path == "\x00app"
+socket_bind:    family == AF_INET6 && port >= 1024
+socket_connect: addr in 10.0.0.0/8 || addr in fe80::/10
+"#;
+
+#[test]
+fn check_prints_event_rules_canonically() {
+    let p = policy("events.policy", EVENTS);
+    let o = strbox(&["check", "--arch", "x86_64", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        out(&o),
+        r#"default errno EACCES
+file_open: path == "/etc/hostname" || path ~ "/usr/lib/*"
+file_open: path ~ "/tmp/*" && flags in 0x80000
+exec: path == "/usr/bin/python3"
+socket_connect: family == 2 && addr == 127.0.0.1 && port == 8080
+socket_connect: family == 1 && path == "\x00app"
+socket_connect: addr in 10.0.0.0/8 || addr in fe80::/10
+socket_bind: family == 10 && port >= 1024
+"#
+    );
+    let again = policy("events2.policy", &out(&o));
+    let o2 = strbox(&["check", "--arch", "x86_64", again.to_str().unwrap()]);
+    assert_eq!(out(&o2), out(&o));
+}
+
+#[test]
+fn eval_events() {
+    let p = policy("events-eval.policy", EVENTS);
+    let f = p.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["file_open", "path=/etc/hostname"], "allow"),
+        (
+            &["file_open", "path=/etc/passwd", "flags=O_RDONLY"],
+            "errno EACCES",
+        ),
+        (
+            &["file_open", "path=/tmp/x", "flags=O_RDONLY|O_CLOEXEC"],
+            "allow",
+        ),
+        (
+            &["file_open", "path=/tmp/x", "flags=O_RDWR"],
+            "errno EACCES",
+        ),
+        // no path: unavailable, the default
+        (&["file_open"], "errno EACCES"),
+        (&["exec", "path=/usr/bin/python3"], "allow"),
+        (
+            &[
+                "socket_connect",
+                "family=AF_INET",
+                "addr=127.0.0.1",
+                "port=8080",
+            ],
+            "allow",
+        ),
+        (
+            &[
+                "socket_connect",
+                "family=AF_INET",
+                "addr=127.0.0.1",
+                "port=8081",
+            ],
+            "errno EACCES",
+        ),
+        (
+            &["socket_connect", "family=AF_INET6", "addr=::ffff:10.9.8.7"],
+            "allow",
+        ),
+        (
+            &["socket_connect", "family=AF_INET6", "addr=fe80::1"],
+            "allow",
+        ),
+        (
+            &["socket_connect", "family=AF_UNIX", "path=\\x00app"],
+            "allow",
+        ),
+        (
+            &["socket_connect", "family=AF_UNIX", "path=app"],
+            "errno EACCES",
+        ),
+        (&["socket_bind", "family=AF_INET6", "port=1024"], "allow"),
+        (
+            &["socket_bind", "family=AF_INET6", "port=80"],
+            "errno EACCES",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut a = vec!["eval", "--arch", "x86_64", f];
+        a.extend_from_slice(args);
+        let o = strbox(&a);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", err(&o));
+        assert_eq!(out(&o), format!("{want}\n"), "{args:?}");
+    }
+    // An event-only policy leaves syscalls alone; no rule for exec: allow.
+    let p = policy("events-only.policy", "default kill\nfile_open: 0\n");
+    let f = p.to_str().unwrap();
+    assert_eq!(out(&strbox(&["eval", f, "read", "0"])), "allow\n");
+    assert_eq!(
+        out(&strbox(&["eval", f, "exec", "path=/bin/sh"])),
+        "allow\n"
+    );
+    assert_eq!(out(&strbox(&["eval", f, "file_open", "path=/x"])), "kill\n");
+    // Bad fields and values are usage errors.
+    for bad in [
+        &["exec", "flags=1"][..],
+        &["exec", "path"],
+        &["socket_bind", "addr=1.2.3"],
+        &["file_open", "path=\\q"],
+        &["socket_bind", "port=nope"],
+    ] {
+        let mut a = vec!["eval", f];
+        a.extend_from_slice(bad);
+        let o = strbox(&a);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(err(&o).starts_with("strbox: "), "{bad:?}: {}", err(&o));
+    }
+}
+
+#[test]
+fn check_reports_event_errors_with_a_caret() {
+    let p = policy(
+        "events-bad.policy",
+        "exec: 1\nsocket_bind: addr in 10.0.0.1/8\n",
+    );
+    let o = strbox(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let name = p.to_str().unwrap();
+    assert_eq!(
+        err(&o),
+        format!(
+            "{name}:2:22: address has bits set beyond the prefix\n    socket_bind: addr in 10.0.0.1/8\n                         ^\n"
+        )
+    );
+}

@@ -1,11 +1,12 @@
 //! Host-side helpers around the filter engine: compiling into boxed
 //! buffers, rendering errors with the source line and a caret, canonical
-//! text, parsing syscall names and argument values, naming verdicts.
+//! text, parsing syscall names and argument values, event fields
+//! (`FIELD=VALUE`), naming verdicts.
 
 use std::fmt::Write as _;
 
 use strbox_filter::uapi::tables::{self, Arch};
-use strbox_filter::{compile, Error, Program, Scratch, Verdict};
+use strbox_filter::{compile, Error, Event, EventInput, Program, Scratch, Verdict};
 
 /// The architecture named `name`, or the host's when `None`.
 pub fn arch(name: Option<&str>) -> Result<&'static Arch, String> {
@@ -113,6 +114,125 @@ pub fn parse_value(arch: &'static Arch, s: &str) -> Result<u64, String> {
     }
 }
 
+/// What an event hook would see, owned (see [`event_args`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventArgs {
+    /// `path` (`None`: unavailable).
+    pub path: Option<Vec<u8>>,
+    /// `flags`.
+    pub flags: u64,
+    /// `family`.
+    pub family: u64,
+    /// `port`.
+    pub port: u64,
+    /// `addr` (IPv4 as `::ffff:a.b.c.d`).
+    pub addr: [u8; 16],
+}
+
+impl EventArgs {
+    /// The borrowed form the engine evaluates.
+    pub fn input(&self) -> EventInput<'_> {
+        EventInput {
+            path: self.path.as_deref(),
+            flags: self.flags,
+            family: self.family,
+            port: self.port,
+            addr: self.addr,
+        }
+    }
+}
+
+/// The fields of an event, as a policy names them.
+pub fn event_fields(ev: Event) -> &'static [&'static str] {
+    match ev {
+        Event::FileOpen => &["path", "flags"],
+        Event::Exec => &["path"],
+        Event::SocketConnect | Event::SocketBind => &["family", "port", "addr", "path"],
+    }
+}
+
+/// Parses `FIELD=VALUE` arguments for event `ev`. `path` takes the
+/// policy language's escapes (`\xNN`, `\n`, `\t`, `\\`, `\"`), so an
+/// abstract socket is `path=\x00name`; `addr` an IPv4 or IPv6 address;
+/// the numeric fields what [`parse_value`] takes, or `A|B` masks of it.
+/// A field not given is 0, except `path`: unavailable for `file_open` and
+/// `exec` (the layers with rules for the event give their default), empty
+/// for the socket events (as the kernel passes it for non-`AF_UNIX`
+/// sockets).
+pub fn event_args(arch: &'static Arch, ev: Event, fields: &[String]) -> Result<EventArgs, String> {
+    let socket = matches!(ev, Event::SocketConnect | Event::SocketBind);
+    let mut out = EventArgs {
+        path: if socket { Some(Vec::new()) } else { None },
+        flags: 0,
+        family: 0,
+        port: 0,
+        addr: [0; 16],
+    };
+    for f in fields {
+        let Some((name, value)) = f.split_once('=') else {
+            return Err(format!("expected FIELD=VALUE, got {f:?}"));
+        };
+        if !event_fields(ev).contains(&name) {
+            return Err(format!(
+                "{} has no field {name:?} (fields: {})",
+                ev.name(),
+                event_fields(ev).join(", ")
+            ));
+        }
+        match name {
+            "path" => out.path = Some(parse_path(value)?),
+            "addr" => out.addr = parse_addr(value)?,
+            _ => {
+                let mut v = 0u64;
+                for term in value.split('|') {
+                    v |= parse_value(arch, term)?;
+                }
+                match name {
+                    "flags" => out.flags = v,
+                    "family" => out.family = v,
+                    _ => out.port = v,
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A path value with the policy language's escapes decoded.
+pub fn parse_path(s: &str) -> Result<Vec<u8>, String> {
+    let bad = || format!("invalid escape in path {s:?}");
+    let mut out = Vec::new();
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            out.push(b);
+            continue;
+        }
+        match bytes.next().ok_or_else(bad)? {
+            b'n' => out.push(b'\n'),
+            b't' => out.push(b'\t'),
+            b'\\' => out.push(b'\\'),
+            b'"' => out.push(b'"'),
+            b'x' => {
+                let hex = [bytes.next().ok_or_else(bad)?, bytes.next().ok_or_else(bad)?];
+                let hex = std::str::from_utf8(&hex).map_err(|_| bad())?;
+                out.push(u8::from_str_radix(hex, 16).map_err(|_| bad())?);
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
+/// An IPv4 or IPv6 address as 16 bytes (IPv4 as `::ffff:a.b.c.d`).
+pub fn parse_addr(s: &str) -> Result<[u8; 16], String> {
+    match s.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(a)) => Ok(a.to_ipv6_mapped().octets()),
+        Ok(std::net::IpAddr::V6(a)) => Ok(a.octets()),
+        Err(_) => Err(format!("invalid address {s:?}")),
+    }
+}
+
 /// `allow`, `log`, `errno NAME` (or `errno N` without a name), `kill`.
 pub fn verdict_text(v: Verdict, arch: &'static Arch) -> String {
     match v {
@@ -150,6 +270,51 @@ mod tests {
             text,
             "-:1:17: expected a comparison, 1, 0, '!' or '('\n    read: fd == 0 &&\n                    ^\n"
         );
+    }
+
+    #[test]
+    fn event_fields_parse() {
+        let a = tables::NATIVE;
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let e = event_args(
+            a,
+            Event::FileOpen,
+            &args(&["path=/etc/passwd", "flags=O_WRONLY|O_CLOEXEC"]),
+        )
+        .unwrap();
+        assert_eq!(e.path.as_deref(), Some(&b"/etc/passwd"[..]));
+        assert_eq!(e.flags, 1 | 0o2000000);
+        let e = event_args(a, Event::FileOpen, &[]).unwrap();
+        assert_eq!(e.path, None);
+        let e = event_args(
+            a,
+            Event::SocketConnect,
+            &args(&["family=AF_INET", "addr=127.0.0.1", "port=8080"]),
+        )
+        .unwrap();
+        assert_eq!((e.family, e.port), (2, 8080));
+        assert_eq!(
+            e.addr,
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]
+        );
+        assert_eq!(e.path.as_deref(), Some(&b""[..]));
+        let e = event_args(
+            a,
+            Event::SocketBind,
+            &args(&["path=\\x00a\\n=", "addr=::1"]),
+        )
+        .unwrap();
+        assert_eq!(e.path.as_deref(), Some(&b"\0a\n="[..]));
+        assert_eq!(e.addr[15], 1);
+        assert_eq!(e.input().path, Some(&b"\0a\n="[..]));
+        assert!(event_args(a, Event::Exec, &args(&["flags=0"])).is_err());
+        assert!(event_args(a, Event::Exec, &args(&["path"])).is_err());
+        assert!(event_args(a, Event::SocketBind, &args(&["addr=1.2.3"])).is_err());
+        assert!(event_args(a, Event::SocketBind, &args(&["port=x"])).is_err());
+        for bad in ["\\", "\\q", "\\x4", "\\xzz"] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_path("a\\tb\\\\c\\\"").unwrap(), b"a\tb\\c\"");
     }
 
     #[test]
