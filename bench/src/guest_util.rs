@@ -1,10 +1,13 @@
 //! Guest-side helpers the benchmark runner needs and the guest test suite
 //! (`strbox-selftests`, which re-exports them from its `util` and
 //! `harness`) shares: loading and unloading `strbox.ko`, waiting for
-//! children.
+//! children, close-on-exec pipes, and the KTAP writer both print their
+//! results with.
 
 use std::ffi::CString;
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::FromRawFd;
 use std::time::{Duration, Instant};
 
 /// Where the initramfs puts the module.
@@ -99,4 +102,41 @@ pub fn unload_when_idle() -> Result<(), String> {
         Ok(true) => Err("strbox still in /proc/modules after unload".into()),
         Err(e) => Err(format!("/proc/modules: {e}")),
     }
+}
+
+/// A close-on-exec pipe: `(read end, write end)`.
+pub fn pipe_cloexec() -> io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid 2-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
+/// The KTAP header: `KTAP version 1` and the plan `1..tests`.
+pub fn ktap_plan(tests: usize) {
+    println!("KTAP version 1");
+    println!("1..{tests}");
+}
+
+/// One KTAP result line for test `n`: `ok`, `ok ... # SKIP why` (an
+/// `Err("skip: why")`) or `not ok ... # why` (newlines in `why` become
+/// spaces), as xtask's `results::parse` reads them.
+pub fn ktap_result(n: usize, name: &str, res: &Result<(), String>) {
+    let line = match res {
+        Ok(()) => format!("ok {n} {name}\n"),
+        Err(e) if e.starts_with("skip:") => {
+            format!(
+                "ok {n} {name} # SKIP {}\n",
+                e.trim_start_matches("skip:").trim()
+            )
+        }
+        Err(e) => format!("not ok {n} {name} # {}\n", e.replace('\n', " ")),
+    };
+    // One write per result line, so it is not torn by other output.
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(line.as_bytes());
+    let _ = out.flush();
 }

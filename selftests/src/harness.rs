@@ -11,11 +11,13 @@
 
 use std::ffi::CString;
 use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use super::util;
 use super::Test;
 pub use strbox_bench::guest_util::unload_when_idle;
+use strbox_bench::guest_util::{ktap_plan, ktap_result, pipe_cloexec};
 
 /// What /etc/strbox-run asks for.
 pub enum Mode {
@@ -108,23 +110,6 @@ pub fn power_off() -> ! {
     }
 }
 
-fn ktap(n: usize, name: &str, res: &Result<(), String>) {
-    let mut out = io::stdout().lock();
-    let line = match res {
-        Ok(()) => format!("ok {n} {name}\n"),
-        Err(e) if e.starts_with("skip:") => {
-            format!(
-                "ok {n} {name} # SKIP {}\n",
-                e.trim_start_matches("skip:").trim()
-            )
-        }
-        Err(e) => format!("not ok {n} {name} # {}\n", e.replace('\n', " ")),
-    };
-    // One write per result line, so it is not torn by other output.
-    let _ = out.write_all(line.as_bytes());
-    let _ = out.flush();
-}
-
 /// Per-test time limit: a hang detector, not a speed check. Generous,
 /// because guest time under TCG on a loaded host (and on the KASAN debug
 /// kernel) runs several times slower than on an idle one.
@@ -133,11 +118,7 @@ pub const TEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// Runs one test in a forked child in its own process group; kills the
 /// whole group afterwards so no stray filtered task outlives the test.
 pub fn run_one(t: &Test) -> Result<(), String> {
-    let mut fds = [0; 2];
-    // SAFETY: fds is a valid 2-int array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("pipe: {}", io::Error::last_os_error()));
-    }
+    let (mut rd, wr) = pipe_cloexec().map_err(|e| format!("pipe: {e}"))?;
     let _ = io::stdout().flush();
     // SAFETY: PID 1 is single-threaded here.
     let pid = unsafe { libc::fork() };
@@ -146,10 +127,8 @@ pub fn run_one(t: &Test) -> Result<(), String> {
     }
     if pid == 0 {
         // SAFETY: in the child: own process group, then run the test.
-        unsafe {
-            libc::setpgid(0, 0);
-            libc::close(fds[0]);
-        }
+        unsafe { libc::setpgid(0, 0) };
+        drop(rd);
         let res = std::panic::catch_unwind(t.run).unwrap_or_else(|p| {
             let msg = p
                 .downcast_ref::<String>()
@@ -163,17 +142,16 @@ pub fn run_one(t: &Test) -> Result<(), String> {
             Ok(()) => (0, String::new()),
             Err(e) => (1, e),
         };
-        // SAFETY: fds[1] is the pipe's write end; msg outlives the call.
+        // SAFETY: `wr` is the pipe's write end; msg outlives the call.
         unsafe {
-            libc::write(fds[1], msg.as_ptr().cast(), msg.len());
+            libc::write(wr.as_raw_fd(), msg.as_ptr().cast(), msg.len());
             libc::_exit(code);
         }
     }
-    // SAFETY: parent: close the write end; ignore EACCES races on setpgid.
-    unsafe {
-        libc::setpgid(pid, pid);
-        libc::close(fds[1]);
-    }
+    // SAFETY: plain integer arguments; ignore EACCES races on setpgid.
+    unsafe { libc::setpgid(pid, pid) };
+    // Parent: close the write end.
+    drop(wr);
     let start = Instant::now();
     let mut status = 0;
     let mut timed_out = false;
@@ -210,9 +188,7 @@ pub fn run_one(t: &Test) -> Result<(), String> {
         }
     }
     let mut msg = String::new();
-    // SAFETY: fds[0] is the read end, owned here.
-    let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
-    let _ = f.read_to_string(&mut msg);
+    let _ = rd.read_to_string(&mut msg);
     if timed_out {
         return Err(format!("timed out after {}s", TEST_TIMEOUT.as_secs()));
     }
@@ -231,11 +207,10 @@ pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
         .iter()
         .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
         .collect();
-    println!("KTAP version 1");
-    println!("1..{}", selected.len() + 2);
+    ktap_plan(selected.len() + 2);
     let mut n = 1;
     let loaded = util::load_module().map_err(|e| format!("finit_module: {e}"));
-    ktap(n, "module_load", &loaded);
+    ktap_result(n, "module_load", &loaded);
     for t in &selected {
         n += 1;
         let t0 = Instant::now();
@@ -246,7 +221,7 @@ pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
         };
         // Guest time per test, for the reader (never asserted).
         println!("# time {}: {:.1}s", t.name, t0.elapsed().as_secs_f64());
-        ktap(n, t.name, &res);
+        ktap_result(n, t.name, &res);
     }
     n += 1;
     let unloaded = if loaded.is_ok() {
@@ -254,7 +229,7 @@ pub fn run_tests(filter: Option<&str>, tests: &[&Test]) {
     } else {
         Err("skip: module not loaded".into())
     };
-    ktap(n, "module_unload", &unloaded);
+    ktap_result(n, "module_unload", &unloaded);
 }
 
 /// Prints the whole kernel log, one `@@k` line per record.
