@@ -371,7 +371,7 @@ impl Policy {
         a.load(bpf::OFF_ARCH);
         a.jmp(JEQ, self.audit_arch, Tgt::L(ok), Tgt::Next);
         // Another ABI's call (ia32, AArch32): the default action, as
-        // strbox does. x32 numbers (nr | 0x40000000) match no rule below.
+        // strbox does. x32 numbers (nr | X32_SYSCALL_BIT) match no rule below.
         a.ret(deny);
         a.place(ok);
         a.load(bpf::OFF_NR);

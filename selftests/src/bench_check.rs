@@ -13,6 +13,7 @@
 use strbox_bench::bpf::Insn;
 use strbox_bench::runner::{emit, in_filtered_child, Filter, Policies};
 use strbox_filter::Verdict;
+use strbox_uapi::abi::X32_SYSCALL_BIT;
 use strbox_uapi::tables::NATIVE;
 
 use super::{Test, TestResult};
@@ -50,7 +51,7 @@ fn calls(buf: u64, page: u64, path: u64) -> Vec<Call> {
     };
     let neg = |v: i64| v as u64;
     let hi = 0xdead_beef_0000_0000u64;
-    let x32 = 0x4000_0000 | libc::SYS_getppid as u64;
+    let x32 = u64::from(X32_SYSCALL_BIT) | libc::SYS_getppid as u64;
     let mut v = vec![
         c("getppid", libc::SYS_getppid, &[]),
         c("getsid(0)", libc::SYS_getsid, &[0]),

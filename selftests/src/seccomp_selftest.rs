@@ -23,6 +23,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use strbox::abi::X32_SYSCALL_BIT;
 use strbox_bench::bpf::{self, Insn, OFF_ARCH, OFF_NR};
 
 use super::child::{allow_all_except, getpid, getppid, nnp, sc, spawn, Child};
@@ -582,9 +583,6 @@ const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
 const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
 const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-/// x86_64's x32 syscalls have this bit set in `nr` (`__X32_SYSCALL_BIT`);
-/// no arm64 syscall number comes near it.
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
 
 /// A hand-written seccomp filter: syscall `nr` of the native arch gets
 /// `action`, every other native syscall is allowed; another arch (or an
@@ -837,7 +835,10 @@ ok 5 global.xf # XFAIL known
             libc::SECCOMP_RET_KILL_PROCESS
         );
         assert_eq!(
-            run(data(libc::SYS_getpid | 0x4000_0000, native)),
+            run(data(
+                libc::SYS_getpid | X32_SYSCALL_BIT as libc::c_long,
+                native
+            )),
             libc::SECCOMP_RET_KILL_PROCESS
         );
     }

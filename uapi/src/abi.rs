@@ -309,3 +309,8 @@ mod tests {
         assert_eq!(defined, super::super::errors::ErrorCode::ALL.len());
     }
 }
+
+/// x86_64: the bit an x32 syscall sets in its number (the kernel's
+/// `__X32_SYSCALL_BIT`). strbox judges such a call by its chain's default
+/// action; no arm64 syscall number comes near it.
+pub const X32_SYSCALL_BIT: u32 = 0x4000_0000;

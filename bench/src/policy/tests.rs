@@ -8,6 +8,7 @@
 use super::*;
 use crate::bpf::{const_allow, run, validate, Data, RET_ALLOW};
 use strbox_filter::Verdict;
+use strbox_uapi::abi::X32_SYSCALL_BIT;
 use strbox_uapi::tables::ARCHES;
 
 /// Exercises what the benchmark policies do not: narrow (`umode_t`) and
@@ -104,8 +105,8 @@ fn check_policy(name: &str, text: &str, arch: &'static Arch) -> usize {
         i64::from(arch.nr_syscalls),
         1000,
         -1,
-        0x4000_0000 | 39,
-        0x4000_0000 | 110,
+        i64::from(X32_SYSCALL_BIT) | 39,
+        i64::from(X32_SYSCALL_BIT) | 110,
         i64::from(u32::MAX),
     ]);
     let mut runs = 0;

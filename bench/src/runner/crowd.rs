@@ -4,8 +4,9 @@
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 
-use crate::guest_util::pipe_cloexec;
 use strbox_uapi::tables::NATIVE;
+
+use crate::guest_util::pipe_cloexec;
 
 /// `n` strbox-filtered tasks asleep in `read()`: the threads of one
 /// process that installed an allow-everything layer (each thread has its

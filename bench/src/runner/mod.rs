@@ -39,12 +39,15 @@ mod ring;
 mod scenarios;
 mod table;
 
+use std::time::Instant;
+
+use strbox_uapi::tables::NATIVE;
+
 use crate::guest_util::{ktap_plan, ktap_result};
+
 use crowd::Crowd;
 use ring::{run_rounds, Samples};
 use scenarios::{scenarios, Ring, CROWD};
-use std::time::Instant;
-use strbox_uapi::tables::NATIVE;
 use table::print_table;
 
 pub use child::{emit, in_filtered_child, Filter};

@@ -3,15 +3,16 @@
 //! parent; [`run_rounds`] runs the rings of a phase.
 
 use std::io::{self, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::guest_util::pipe_cloexec;
 
 use super::child::{install, Filter};
 use super::probes::{now_ns, spin, Probe, MAX_PROBES};
 use super::scenarios::{JitOff, Mech, Policies, Ring, Scenario};
 use super::{online_cpus, Config};
-use crate::guest_util::pipe_cloexec;
-use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 /// Timed slices per probe, child and run.
 pub const SLICES: usize = 10;

@@ -1,13 +1,15 @@
 //! Scenarios: a policy and a mechanism in a ring, the BPF JIT switch, and
 //! the compiled [`Policies`] every scenario installs.
 
-use super::child::Filter;
-use super::probes::{Probe, ALL_PROBES, BASELINE_PROBES, INGO_PROBES};
+use strbox_filter::{Program, Verdict};
+use strbox_uapi::tables::Arch;
+
 use crate::bpf::Insn;
 use crate::policy;
 use crate::policy::{Layout, Policy};
-use strbox_filter::{Program, Verdict};
-use strbox_uapi::tables::Arch;
+
+use super::child::Filter;
+use super::probes::{Probe, ALL_PROBES, BASELINE_PROBES, INGO_PROBES};
 
 /// Which policy a scenario runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

@@ -1,11 +1,12 @@
 //! The report: quantiles and the table (`@@b ` lines, one `@@bench` line
 //! per row).
 
+use std::io::{self, Write};
+
 use super::probes::Probe;
 use super::ring::{Samples, SLICES};
 use super::scenarios::{Mech, Pol, Policies, Scenario, JIT_SYSCTL};
 use super::{online_cpus, read_trim, Config};
-use std::io::{self, Write};
 
 /// The `q` quantile (0..=1) of `v`, by linear interpolation.
 fn quantile(v: &[f64], q: f64) -> Option<f64> {

@@ -24,9 +24,10 @@ fn int80(nr: u32) -> i64 {
 pub(super) fn abi_switch() -> TestResult {
     use crate::child::{allow_all_except, getpid, install, sc, spawn};
     use crate::{check, ensure};
+    use strbox::abi::X32_SYSCALL_BIT;
 
     const IA32_GETPID: u32 = 20;
-    const X32_BIT: i64 = 0x4000_0000;
+    const X32_BIT: i64 = X32_SYSCALL_BIT as i64;
     // Unfiltered: the ia32 ABI works (IA32_EMULATION), x32 is ENOSYS.
     let pid = getpid().map_err(|e| format!("getpid: {e}"))?;
     ensure!(

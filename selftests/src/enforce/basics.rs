@@ -1,13 +1,16 @@
 //! The ABI version, the seed's example policy (allowed and denied calls)
 //! and seccomp's strict mode as a strbox policy.
 
-use super::SEED;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use strbox::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION};
+use strbox::sys;
+
 use crate::child::{getpid, install, install_flags, layers_len, nnp, sc, spawn};
 use crate::util::{devnull, drain, dup2, pipe, write_all, SharedPage};
 use crate::{check, ensure, TestResult};
-use std::sync::atomic::{AtomicBool, Ordering};
-use strbox::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, STRBOX_ABI_VERSION};
-use strbox::sys;
+
+use super::SEED;
 
 pub(super) fn abi_version() -> TestResult {
     ensure!(

@@ -1,15 +1,17 @@
 //! Inheritance (fork, thread, execve), TSYNC and no_new_privs.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use strbox::abi::STRBOX_SET_TSYNC;
+use strbox::sys;
+
 use crate::child::{
     allow_all_except, getppid, install, install_flags, layers_len, nnp, set, spawn,
 };
 use crate::util::{drain, dup2, pipe};
 use crate::{check, ensure, TestResult};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
-use strbox::abi::STRBOX_SET_TSYNC;
-use strbox::sys;
 
 pub(super) fn inherit_fork() -> TestResult {
     spawn(|| {

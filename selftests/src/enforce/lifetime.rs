@@ -1,10 +1,11 @@
 //! Module lifetime: `rmmod` is refused while a filtered task lives, and
 //! (the suite's last test) kmemleak finds nothing strbox allocated.
 
+use std::time::{Duration, Instant};
+
 use crate::child::{allow_all_except, getppid, install, sc, Child};
 use crate::util::{load_module, module_listed, pipe, unload_module, wait_pid, write_all};
 use crate::{check, ensure, TestResult};
-use std::time::{Duration, Instant};
 
 /// `rmmod` fails while a filtered task lives, succeeds after it exits.
 pub(super) fn rmmod_refused_while_filtered() -> TestResult {

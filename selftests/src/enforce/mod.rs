@@ -15,6 +15,7 @@ mod readback;
 mod stress;
 
 use crate::{Test, TestResult};
+
 use abi_switch::abi_switch;
 use actions::{
     action_errno, action_kill_whole_process, action_log, log_escapes_comm,

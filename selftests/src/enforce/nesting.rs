@@ -1,10 +1,11 @@
 //! Stacked layers: a layer without prctl blocks new layers, nesting only
 //! narrows, and the precedence of verdicts across layers.
 
-use crate::child::{allow_all_except, getpid, getppid, install, set, spawn};
-use crate::{check, TestResult};
 use strbox::abi::PR_STRBOX_ABI_VERSION;
 use strbox::sys;
+
+use crate::child::{allow_all_except, getpid, getppid, install, set, spawn};
+use crate::{check, TestResult};
 
 /// A layer that does not allow prctl also forbids adding layers: the
 /// strbox prctl is itself a filtered syscall.

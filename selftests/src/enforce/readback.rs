@@ -1,10 +1,11 @@
 //! Read-back: `PR_SECCOMP_GET` round trips, and the `strbox` CLI's `run`
 //! and `show`.
 
+use strbox::sys;
+
 use crate::child::{allow_all_except, install, layers_len, sc, spawn};
 use crate::util::{drain, pipe};
 use crate::{check, ensure, TestResult};
-use strbox::sys;
 
 /// PR_SECCOMP_GET returns the canonical text of each layer, oldest first;
 /// installing that text again gives the same layers.

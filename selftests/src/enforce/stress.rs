@@ -1,13 +1,15 @@
 //! The SMP stress test: installs, TSYNC, threads and forks racing on
 //! every vCPU.
 
-use crate::child::{allow_all_except, getpid, getppid, layers_len, nnp, set, spawn};
-use crate::util::{bad_kernel_text, kmsg_read_all, wait_pid};
-use crate::{check, ensure, TestResult};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
 use strbox::abi::STRBOX_SET_TSYNC;
+
+use crate::child::{allow_all_except, getpid, getppid, layers_len, nnp, set, spawn};
+use crate::util::{bad_kernel_text, kmsg_read_all, wait_pid};
+use crate::{check, ensure, TestResult};
 
 /// Many threads installing layers (with and without TSYNC), creating
 /// threads and forking, while others make syscalls, on every vCPU. The

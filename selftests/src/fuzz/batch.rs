@@ -3,6 +3,9 @@
 
 use std::fmt::Write as _;
 
+use strbox::abi::PR_SECCOMP_GET;
+use strbox_filter::Verdict;
+
 use super::envelope::{
     gen_envelope, gen_text, make_set, place_get, Check, Ctx, Envelope, Expect, Step, StepKind,
 };
@@ -14,8 +17,6 @@ use super::{
     KILL_BUDGET, LOG_BUDGET, MAX_GET_TEXT_PER_BATCH, MAX_INPUTS_PER_BATCH, MAX_RANDOM_CALLS,
     MAX_STEPS, MAX_TEXT_PER_BATCH,
 };
-use strbox::abi::PR_SECCOMP_GET;
-use strbox_filter::Verdict;
 
 /// The run's budget of calls with `log` and `kill` verdicts (each prints
 /// a kernel log record), released in proportion to the inputs tried so

@@ -3,11 +3,8 @@
 //! and the placement and exact prediction of `PR_SECCOMP_SET` /
 //! `PR_SECCOMP_GET` calls.
 
-use super::memory::{bad_pointer, Arena, Mem, Sim, Wr, RO_PATH_ROOT, RO_TEXT};
-use super::policies::{gen_hostile, gen_policy, mutate, parse_dict, Origin};
-use super::rng::Rng;
-use super::{seeds, POLICY_READ_MAX};
 use std::cell::RefCell;
+
 use strbox::abi::{
     StrboxSetArgs, MAX_CHAIN_PREDICATES, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_GET,
     PR_SECCOMP_SET, STRBOX_ERROR_SIZE, STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0,
@@ -15,6 +12,11 @@ use strbox::abi::{
 };
 use strbox_filter::uapi::tables::Arch;
 use strbox_filter::{ErrorCode, Program, Scratch, Verdict};
+
+use super::memory::{bad_pointer, Arena, Mem, Sim, Wr, RO_PATH_ROOT, RO_TEXT};
+use super::policies::{gen_hostile, gen_policy, mutate, parse_dict, Origin};
+use super::rng::Rng;
+use super::{seeds, POLICY_READ_MAX};
 
 /// Where the struct is.
 #[derive(Clone, Copy, Debug)]

@@ -2,13 +2,15 @@
 //! pages between regions), [`Mem`] (what a call will find there) and
 //! [`Sim`] (the model of a worker's layers).
 
-use super::rng::Rng;
-use super::POLICY_READ_MAX;
 use std::borrow::Cow;
 use std::cell::RefCell;
-use strbox::abi::{StrboxSetArgs, LAYER_HEADER_PREFIX};
+
+use strbox::abi::{StrboxSetArgs, LAYER_HEADER_PREFIX, X32_SYSCALL_BIT};
 use strbox_filter::uapi::tables::Arch;
 use strbox_filter::{evaluate_chain, Program, Verdict};
+
+use super::rng::Rng;
+use super::POLICY_READ_MAX;
 
 /// Protection of a region of the arena.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -388,7 +390,7 @@ impl Sim {
         if id < 0 {
             return Verdict::Allow;
         }
-        if cfg!(target_arch = "x86_64") && nr & 0x4000_0000 != 0 {
+        if cfg!(target_arch = "x86_64") && nr & u64::from(X32_SYSCALL_BIT) != 0 {
             return self.layers.iter().rev().fold(Verdict::Allow, |acc, l| {
                 l.prog.default_verdict().combine(acc)
             });

@@ -93,14 +93,17 @@ mod rng;
 mod tests;
 mod worker;
 
+use std::time::{Duration, Instant};
+
+use strbox::abi::MAX_POLICY_BYTES;
+
 use crate::util::bad_kernel_text;
 use crate::{Test, TestResult};
+
 use batch::{build_batch, Budget};
 use envelope::Ctx;
 use kmsg::Kmsg;
 use memory::Arena;
-use std::time::{Duration, Instant};
-use strbox::abi::MAX_POLICY_BYTES;
 use worker::{errno_name, run_batch, SharedMap, Stack, Stats};
 
 /// The fuzz test.

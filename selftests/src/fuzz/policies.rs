@@ -4,9 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::rng::Rng;
 use strbox::abi::{MAX_POLICY_BYTES, PR_SECCOMP_GET, PR_SECCOMP_SET};
 use strbox_filter::uapi::tables::{Arch, ArgType};
+
+use super::rng::Rng;
 
 /// Decodes a libFuzzer dictionary: one `"token"` per line with `\xNN`,
 /// `\\` and `\"` escapes; other lines are ignored.

@@ -1,13 +1,14 @@
 //! Random syscalls a worker makes after its installs: the allow-list
 //! ([`RANDOM_CALLS`]) and their random, harmless arguments.
 
+use strbox::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION, X32_SYSCALL_BIT};
+use strbox_filter::uapi::tables::Arch;
+
 use super::memory::{
     bad_pointer, Arena, RO_BAD_TS, RO_PATH_EMPTY, RO_PATH_EXE, RO_PATH_ROOT, RO_PATH_STATUS,
     RO_ZERO_TS,
 };
 use super::rng::Rng;
-use strbox::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION};
-use strbox_filter::uapi::tables::Arch;
 
 /// Kinds of random arguments.
 #[derive(Clone, Copy, Debug)]
@@ -330,8 +331,8 @@ pub(super) fn gen_random_call(
                 *v = any_value(rng, arch);
             }
             let nr = match rng.below(3) {
-                0 => rng.range(u64::from(arch.nr_syscalls), 0x4000_0000),
-                1 => 0x4000_0000 | (libc::SYS_getppid as u64),
+                0 => rng.range(u64::from(arch.nr_syscalls), u64::from(X32_SYSCALL_BIT)),
+                1 => u64::from(X32_SYSCALL_BIT) | (libc::SYS_getppid as u64),
                 _ => 0x8000_0000 | rng.bits(),
             };
             (nr, "(none)")
@@ -344,7 +345,7 @@ pub(super) fn gen_random_call(
             (nr as u64, name)
         }
     };
-    let nr = if rng.chance(1, 16) && nr < 0x4000_0000 {
+    let nr = if rng.chance(1, 16) && nr < u64::from(X32_SYSCALL_BIT) {
         nr | (rng.bits() << 32)
     } else {
         nr

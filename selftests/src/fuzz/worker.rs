@@ -2,17 +2,20 @@
 //! setup and run (raw syscalls only, `clone(CLONE_VM)` on a stack of its
 //! own), and [`run_batch`], which spawns one and checks what it reported.
 
+use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::time::Duration;
+
+use strbox_filter::uapi::tables::Arch;
+use strbox_filter::Verdict;
+
+use crate::util::describe_status;
+
 use super::batch::{describe_input, Batch};
 use super::envelope::{Ctx, Expect, Step, StepKind};
 use super::memory::Wr;
 use super::random_calls::{FD_NULL, FD_ZERO};
 use super::{MAX_STEPS, NOBODY};
-use crate::util::describe_status;
-use std::fmt::{self, Write as _};
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::time::Duration;
-use strbox_filter::uapi::tables::Arch;
-use strbox_filter::Verdict;
 
 const RUNNING: u32 = 0;
 const DONE: u32 = 1;
