@@ -308,7 +308,8 @@ pub(super) fn gen_policy(rng: &mut Rng, arch: &Arch, big_one_in: u64) -> Vec<u8>
     if rng.chance(1, 2) {
         s.push_str("exit_group: 1\n");
     }
-    // Now and then a layer near the compiled-size limit (1024 predicates),
+    // Now and then a layer near the compiled-size limit
+    // (MAX_PROGRAM_PREDICATES compiled predicates),
     // so that some chains reach MAX_CHAIN_PREDICATES (ENOSPC).
     let big = rng.chance(1, big_one_in);
     let rules = if big { 1 } else { rng.below(10) };
