@@ -126,7 +126,7 @@ pub(crate) struct Frame {
 /// the parser and compiler themselves use only a few hundred bytes of
 /// stack. Made of integers and `bool`s only: zeroed memory is a valid
 /// value, so the kernel can allocate it zeroed; its contents between calls
-/// do not matter. 114 696 bytes ([`Scratch::SIZE`]).
+/// do not matter. 122 896 bytes ([`Scratch::SIZE`]).
 pub struct Scratch {
     /// The parser's output, this module's input.
     pub(crate) tree: Tree,

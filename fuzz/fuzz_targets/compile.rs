@@ -1,14 +1,17 @@
 //! Fuzz target: any bytes as a policy, for both architectures.
 //! parse + check + compile must never panic; a rejected policy's error
 //! points inside the text; an accepted one evaluates without panicking,
-//! prints, and its printed form compiles to the identical program.
+//! prints, and its printed form compiles to the identical program. Event
+//! rules are evaluated too, with inputs derived from the data.
 #![no_main]
 
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
 use strbox_filter::uapi::tables::{AARCH64, X86_64};
-use strbox_filter::{compile, evaluate_chain, Program, Scratch};
+use strbox_filter::{
+    compile, evaluate_chain, evaluate_event_chain, Event, EventInput, Program, Scratch,
+};
 
 struct State {
     scratch: Box<Scratch>,
@@ -50,6 +53,27 @@ fuzz_target!(|data: &[u8]| {
                         let v = st.prog.evaluate(nr, &args);
                         let c = evaluate_chain([&*st.prog, &*st.prog], nr, &args);
                         assert_eq!(v, c);
+                    }
+                    // Events: paths cut from the input itself (so globs and
+                    // literals meet matching text), or unavailable.
+                    let h = hash(data);
+                    let cut = data.len().min((h % 64) as usize);
+                    let path = data.get(data.len() - cut..);
+                    let mut addr = [0u8; 16];
+                    addr[..8].copy_from_slice(&h.to_be_bytes());
+                    if h & 1 == 0 {
+                        addr = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, h as u8, (h >> 8) as u8, 0, 1];
+                    }
+                    for ev in Event::ALL {
+                        for p in [path, None] {
+                            let input = EventInput { path: p, flags: h >> 3, family: h >> 7, port: h >> 11, addr };
+                            let v = st.prog.evaluate_event(ev, &input);
+                            let c = evaluate_event_chain([&*st.prog, &*st.prog], ev, &input);
+                            assert_eq!(v, c);
+                            if !st.prog.has_event_rules(ev) {
+                                assert_eq!(v, strbox_filter::Verdict::Allow);
+                            }
+                        }
                     }
                     st.text.clear();
                     st.prog.print(arch, &mut st.text).expect("print");

@@ -2,9 +2,10 @@
 //! its parts.
 //!
 //! A [`Program`] is one plain value of fixed size ([`Program::SIZE`] =
-//! 21 576 bytes) made only of integer arrays: all-zero is a valid, empty
-//! program (no rules, default `kill`), so the kernel can allocate it zeroed
-//! and compile into it in place. Its parts:
+//! 29 784 bytes, checked at compile time to stay ≤ 32 000 so that a layer
+//! fits one 32 KiB kmalloc) made only of integer arrays: all-zero is a
+//! valid, empty program (no rules, default `kill`), so the kernel can
+//! allocate it zeroed and compile into it in place. Its parts:
 //!
 //! | part | size | role |
 //! | --- | ---: | --- |
@@ -13,7 +14,18 @@
 //! | `preds` | 16 KiB | [`MAX_PROGRAM_PREDICATES`] × 16-byte [`Pred`]s |
 //! | `code` | 4 KiB | [`MAX_CODE`] readback units ([`super::code`]) |
 //! | counters, default | 8 B | predicates and code units in use, default action and errno |
+//! | `ev_dispatch` | 8 B | per [`Event`]: 0 = no predicates, else 1 + the index of its first predicate |
+//! | `pool` | 8 KiB | [`MAX_STRING_BYTES`]: the string and address literals of the event predicates, in predicate order |
+//! | `n_pool`, masks, flag | 5 B | pool bytes in use; events with rules; events allowed outright (a rule reduced to `1`); "syscalls unrestricted" (every rule is an event rule) |
 //!
+//! Syscalls and events share the predicate array and the readback code
+//! (events after all syscalls), but not the bitmap or the dispatch table:
+//! a syscall number at or above [`MAX_NR`] finds no slot and gets the
+//! default action (or `Allow` in an event-only layer), never an event's
+//! predicates. A string or address predicate's `value` is a
+//! [`types::pool_ref`]: pool offset (bits 0..16), length (16..32) and, for
+//! `in`, the prefix length in bits of the 16-byte form (32..40); its `arg`
+//! is the event field's id. The evaluator bounds every pool access.//!
 //! Each predicate compares one argument with a constant and names two jump
 //! targets, one taken when the comparison holds and one when it fails. A
 //! target is either a later predicate (targets only ever move forward, so
@@ -129,7 +141,7 @@ mod default_action {
 
 /// One compiled policy layer: allow bitmap, dispatch table, predicates,
 /// readback code, default action (`filter/src/program/layout.rs` documents
-/// each part). Its size is [`Program::SIZE`] bytes (21 576); all-zero is
+/// each part). Its size is [`Program::SIZE`] bytes (29 784); all-zero is
 /// the valid empty program whose default action is `kill`.
 ///
 /// Layout contract for the kernel: `Program` is made only of integers and
