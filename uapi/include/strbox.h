@@ -23,7 +23,7 @@
 #define PR_SECCOMP_SET          0x53425801
 #define PR_SECCOMP_GET          0x53425802
 
-#define STRBOX_ABI_VERSION      1
+#define STRBOX_ABI_VERSION      2
 
 /* strbox_set_args.flags */
 #define STRBOX_SET_TSYNC        (1ULL << 0)

@@ -66,8 +66,12 @@ pub const PR_SECCOMP_GET: u32 = PR_STRBOX_BASE | 2;
 
 /// The ABI version this crate describes. Version 1: `PR_SECCOMP_SET` with
 /// [`STRBOX_SET_TSYNC`], `PR_SECCOMP_GET`, register-argument filters at
-/// syscall entry on the native ABI.
-pub const STRBOX_ABI_VERSION: u32 = 1;
+/// syscall entry on the native ABI. Version 2: the LSM-hook events
+/// (`file_open`, `exec`, `socket_connect`, `socket_bind`) with string,
+/// glob and address fields; a version-1 kernel rejects such rules
+/// (`unknown syscall`), so a library can tell by this number whether they
+/// are enforced.
+pub const STRBOX_ABI_VERSION: u32 = 2;
 
 /// [`StrboxSetArgs::flags`]: install the layer on every thread of the
 /// calling process, or on none (`EBUSY`) if some thread's layers are not an
