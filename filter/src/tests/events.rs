@@ -900,6 +900,14 @@ fn event_errors_point_at_the_culprit() {
             ErrorCode::ExpectedLogicalOp,
             30,
         ),
+        // identifiers other than `in` are not operators
+        ("exec: path is \"a\"", ErrorCode::ExpectedComparison, 12),
+        (
+            "socket_bind: addr is 1.2.3.4",
+            ErrorCode::ExpectedComparison,
+            19,
+        ),
+        ("socket_bind: port is 1", ErrorCode::ExpectedComparison, 19),
         // names
         ("sys_exec: 1", ErrorCode::UnknownSyscall, 1),
         ("exec: nope == 1", ErrorCode::UnknownField, 7),
