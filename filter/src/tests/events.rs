@@ -1021,6 +1021,10 @@ fn event_chains_and_summaries() {
     let mut s3 = Box::new(ChainSummary::new());
     s3.build(&c, Some(&s2));
     assert_eq!(s3.event_mask(), 0b1011);
+    // an event with rules in two layers stays in the chain's mask
+    let mut s4 = Box::new(ChainSummary::new());
+    s4.build(&d, Some(&s3));
+    assert_eq!(s4.event_mask(), 0b1011);
     // the event-only layer a does not touch syscalls; b restricts them
     assert_eq!(s1.lookup(0), Some(Verdict::Allow));
     let write = X86_64.syscall("write").unwrap().nr;
