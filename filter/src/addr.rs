@@ -101,7 +101,8 @@ fn parse_v6(text: &[u8]) -> Option<[u8; 16]> {
     }
     while !rest.is_empty() {
         let end = rest.iter().position(|&b| b == b':').unwrap_or(rest.len());
-        let (part, tail) = rest.split_at_checked(end)?;
+        // (`split_at_checked` is newer than the kernel's minimum Rust.)
+        let (part, tail) = (rest.get(..end)?, rest.get(end..)?);
         if tail.is_empty() && part.contains(&b'.') {
             // The last 32 bits as a dotted quad.
             let [a, b, c, d] = parse_v4(part)?;
@@ -156,10 +157,13 @@ pub(crate) fn parse(text: &[u8]) -> Option<([u8; 16], bool)> {
 /// [`ErrorCode::InvalidPrefix`] at the length.
 pub(crate) fn parse_cidr(text: &[u8]) -> Result<Cidr, (ErrorCode, usize)> {
     let slash = text.iter().position(|&b| b == b'/');
-    let (addr_text, prefix) = match slash.and_then(|i| text.split_at_checked(i)) {
-        Some((a, p)) => (
-            a,
-            Some((p.get(1..).unwrap_or(&[]), a.len().wrapping_add(1))),
+    let (addr_text, prefix) = match slash {
+        Some(i) => (
+            text.get(..i).unwrap_or(&[]),
+            Some((
+                text.get(i.wrapping_add(1)..).unwrap_or(&[]),
+                i.wrapping_add(1),
+            )),
         ),
         None => (text, None),
     };
