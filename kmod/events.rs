@@ -134,7 +134,11 @@ pub(crate) fn init() -> Result {
         // 'static and the handler has the pre-handler signature and stays
         // valid until `teardown` unregisters it.
         let rc = unsafe {
-            ffi::strbox_event_kprobe_register(slot as u32, hook.symbol.as_ptr(), hook.handler)
+            ffi::strbox_event_kprobe_register(
+                slot as u32,
+                hook.symbol.as_ptr().cast(),
+                hook.handler,
+            )
         };
         if rc == 0 {
             armed |= hook.event.bit();
@@ -235,13 +239,13 @@ fn act(regs: *mut bindings::pt_regs, chain: &Layer, event: Event, input: &EventI
             report::record_event(Recorded::Log, event, &Detail(event, input), chain);
             return 0;
         }
-        Verdict::Errno(e) => c_long::from(e),
+        Verdict::Errno(e) => e as c_long,
         Verdict::Kill => {
             report::record_event(Recorded::Kill, event, &Detail(event, input), chain);
             // SAFETY: force_sig(SIGKILL) on current may be called in atomic
             // context; the task dies on its way back to user mode.
             unsafe { bindings::force_sig(bindings::SIGKILL as i32) };
-            c_long::from(bindings::EPERM as u16)
+            bindings::EPERM as c_long
         }
     };
     // SAFETY: `regs` are the registers of this kprobe hit, at the entry of
@@ -266,7 +270,11 @@ unsafe fn arg(regs: *mut bindings::pt_regs, n: u32) -> usize {
 ///
 /// `regs` must be the registers of a kprobe hit at the entry of the hooked
 /// function, and `file` a valid, referenced `struct file`.
-unsafe fn judge_file(regs: *mut bindings::pt_regs, event: Event, file: *const bindings::file) -> c_int {
+unsafe fn judge_file(
+    regs: *mut bindings::pt_regs,
+    event: Event,
+    file: *const bindings::file,
+) -> c_int {
     // SAFETY: kprobe pre-handlers run with preemption disabled, an RCU
     // read-side critical section lasting until they return.
     let rcu = unsafe { RcuReadSide::assume() };
@@ -296,6 +304,10 @@ unsafe fn judge_file(regs: *mut bindings::pt_regs, event: Event, file: *const bi
 }
 
 /// `security_file_open(struct file *file)`.
+///
+/// # Safety
+///
+/// Called by kprobes only, at the entry of `security_file_open()`.
 unsafe extern "C" fn on_file_open(_kp: *mut c_void, regs: *mut bindings::pt_regs) -> c_int {
     // SAFETY: a kprobe hit at the entry of security_file_open(), whose
     // first argument is the file being opened (referenced by the caller).
@@ -308,6 +320,10 @@ unsafe extern "C" fn on_file_open(_kp: *mut c_void, regs: *mut bindings::pt_regs
 /// `security_bprm_check(struct linux_binprm *bprm)`: once per binary
 /// handler round, so a `#!` script is judged as itself and then as its
 /// interpreter (`bprm->file` is the interpreter's file the second time).
+///
+/// # Safety
+///
+/// Called by kprobes only, at the entry of `security_bprm_check()`.
 unsafe extern "C" fn on_bprm_check(_kp: *mut c_void, regs: *mut bindings::pt_regs) -> c_int {
     // SAFETY: a kprobe hit at the entry of security_bprm_check(), whose
     // argument is the exec's binprm; its file is opened and referenced.
@@ -402,11 +418,21 @@ unsafe fn judge_socket(regs: *mut bindings::pt_regs, event: Event) -> c_int {
     act(regs, chain, event, &input)
 }
 
+/// `security_socket_connect(struct socket *, struct sockaddr *, int)`.
+///
+/// # Safety
+///
+/// Called by kprobes only, at the entry of `security_socket_connect()`.
 unsafe extern "C" fn on_socket_connect(_kp: *mut c_void, regs: *mut bindings::pt_regs) -> c_int {
     // SAFETY: a kprobe hit at the entry of security_socket_connect().
     unsafe { judge_socket(regs, Event::SocketConnect) }
 }
 
+/// `security_socket_bind(struct socket *, struct sockaddr *, int)`.
+///
+/// # Safety
+///
+/// Called by kprobes only, at the entry of `security_socket_bind()`.
 unsafe extern "C" fn on_socket_bind(_kp: *mut c_void, regs: *mut bindings::pt_regs) -> c_int {
     // SAFETY: a kprobe hit at the entry of security_socket_bind().
     unsafe { judge_socket(regs, Event::SocketBind) }
@@ -424,11 +450,11 @@ impl fmt::Display for Detail<'_> {
             Event::Exec => write!(f, "path=\"{}\"", path),
             Event::SocketConnect | Event::SocketBind => {
                 write!(f, "family={} port={} addr=", input.family, input.port)?;
-                for (i, pair) in input.addr.chunks_exact(2).enumerate() {
-                    if let [a, b] = pair {
-                        let sep = if i == 0 { "" } else { ":" };
-                        write!(f, "{sep}{:x}", u16::from_be_bytes([*a, *b]))?;
-                    }
+                for i in 0..8 {
+                    let hi = input.addr.get(2 * i).copied().unwrap_or(0);
+                    let lo = input.addr.get(2 * i + 1).copied().unwrap_or(0);
+                    let sep = if i == 0 { "" } else { ":" };
+                    write!(f, "{sep}{:x}", u16::from_be_bytes([hi, lo]))?;
                 }
                 write!(f, " path=\"{}\"", path)
             }

@@ -94,9 +94,7 @@ impl LogLimit {
         // Saturating: a flood can never wrap the counter back to "allowed".
         let _ = self
             .suppressed
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                n.checked_add(1)
-            });
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
         false
     }
 }

@@ -237,11 +237,13 @@ pub(crate) fn write(w: &mut dyn Write, a: &[u8; 16], plen: u8, prefix: bool) -> 
         }
         return Ok(());
     }
+    // (Indexing, not `chunks_exact`: the kernel's objtool (6.12) does not
+    // know the no-return panic paths of that iterator's `size()`.)
     let mut g = [0u16; 8];
-    for (x, pair) in g.iter_mut().zip(a.chunks_exact(2)) {
-        if let [hi, lo] = *pair {
-            *x = u16::from_be_bytes([hi, lo]);
-        }
+    for (i, x) in g.iter_mut().enumerate() {
+        let hi = a.get(2 * i).copied().unwrap_or(0);
+        let lo = a.get(2 * i + 1).copied().unwrap_or(0);
+        *x = u16::from_be_bytes([hi, lo]);
     }
     // The longest run of two or more zero groups (the first on a tie).
     let (mut best, mut best_len) = (8usize, 1usize);
