@@ -412,8 +412,9 @@ void *strbox_this_cpu_ptr(void __percpu *p)
 /*
  * An opened file's f_flags without the bits the kernel adds itself:
  * O_LARGEFILE (forced on 64-bit), __FMODE_EXEC (exec's own opens) and
- * __FMODE_NONOTIFY. (O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC were dropped by
- * do_dentry_open(), O_CLOEXEC by build_open_flags().)
+ * __FMODE_NONOTIFY. (O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC are still set:
+ * do_dentry_open() drops them after security_file_open(); O_CLOEXEC was
+ * stripped by build_open_flags().)
  */
 unsigned int strbox_file_flags(struct file *f)
 {

@@ -300,6 +300,7 @@ fn binds() -> TestResult {
         "default errno EXDEV\n\
          socket_bind: family == AF_INET6 && port >= 1024\n\
          socket_bind: family == AF_INET && addr == 127.0.0.1 && port >= 9000 && port < 9100\n\
+         socket_bind: family == AF_INET && addr == 127.0.0.1 && port == 8080\n\
          socket_bind: family == AF_UNIX && path ~ \"{D}/b-ok*\"\n"
     );
     spawn(|| {
