@@ -127,6 +127,10 @@ extern "C" {
         sym: *const kernel::ffi::c_char,
         handler: KprobePreHandler,
     ) -> c_int;
+    /// `mutex_lock()` of the event hooks' arming mutex.
+    pub(crate) fn strbox_events_lock();
+    /// `mutex_unlock()` of it.
+    pub(crate) fn strbox_events_unlock();
     /// Unregisters kprobe `slot` (waits for running handlers).
     pub(crate) fn strbox_event_kprobe_unregister(slot: u32);
     /// From a kprobe pre-handler at a function's entry: the function

@@ -272,11 +272,10 @@ fn install(args: &StrboxSetArgs) -> Result<(), Failure> {
     }
     drop(scratch);
     drop(text);
-    // A layer with rules for an event whose hook this kernel lacks would
-    // be installed unenforced: refuse it.
-    if program.event_mask() & !crate::events::armed() != 0 {
-        return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32)).into());
-    }
+    // The hooks of the layer's events must be live before it is linked;
+    // a layer whose hook this kernel lacks would be installed unenforced:
+    // `arm` refuses it (EOPNOTSUPP).
+    crate::events::arm(program.event_mask())?;
     commit(program, args.flags & STRBOX_SET_TSYNC != 0)
 }
 

@@ -56,6 +56,8 @@ int strbox_kprobes_register(kprobe_pre_handler_t prctl,
 void strbox_kprobes_unregister(void);
 int strbox_event_kprobe_register(unsigned int slot, const char *sym,
 				 kprobe_pre_handler_t handler);
+void strbox_events_lock(void);
+void strbox_events_unlock(void);
 void strbox_event_kprobe_unregister(unsigned int slot);
 void strbox_override_return(struct pt_regs *regs, long ret);
 struct file *strbox_bprm_file(struct linux_binprm *bprm);
@@ -333,12 +335,27 @@ int strbox_thread_count(void)
 
 /*
  * The LSM-hook events (events.rs): one kprobe at the entry of each
- * security_* function, registered one by one so that a kernel without one
- * of them (e.g. no CONFIG_SECURITY_NETWORK) still loads, and refuses only
- * the policies that need it.
+ * security_* function, registered one by one when the first layer that
+ * needs it is installed, so that a kernel without one of them (e.g. no
+ * CONFIG_SECURITY_NETWORK) refuses only the policies that need it.
  */
 #define STRBOX_EVENT_KPROBES 4
 static struct kprobe strbox_event_kp[STRBOX_EVENT_KPROBES];
+
+/* Serialises arming (events.rs: arm); DEFINE_MUTEX is a macro. */
+static DEFINE_MUTEX(strbox_events_mutex);
+
+void strbox_events_lock(void)
+	__acquires(&strbox_events_mutex)
+{
+	mutex_lock(&strbox_events_mutex);
+}
+
+void strbox_events_unlock(void)
+	__releases(&strbox_events_mutex)
+{
+	mutex_unlock(&strbox_events_mutex);
+}
 
 int strbox_event_kprobe_register(unsigned int slot, const char *sym,
 				 kprobe_pre_handler_t handler)

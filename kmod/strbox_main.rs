@@ -116,8 +116,8 @@ impl kernel::Module for Strbox {
                 return Err(e);
             }
         };
-        // The event hooks before any layer can be installed: a layer with
-        // event rules is refused unless its hooks are armed.
+        // The event hooks' buffers before any layer can be installed (the
+        // hooks themselves are armed by the first layer that needs them).
         if let Err(e) = events::init() {
             events::teardown();
             probes.detach();
@@ -141,7 +141,7 @@ impl kernel::Module for Strbox {
         }
         selective::start();
         pr_info!(
-            "loaded (ABI {}, {} syscalls, layer {} bytes, {} syscall tracing, events {:#x})\n",
+            "loaded (ABI {}, {} syscalls, layer {} bytes, {} syscall tracing)\n",
             uapi::abi::STRBOX_ABI_VERSION,
             uapi::tables::NATIVE.syscalls.len(),
             filter::Program::SIZE,
@@ -149,8 +149,7 @@ impl kernel::Module for Strbox {
                 "selective"
             } else {
                 "all-task"
-            },
-            events::armed()
+            }
         );
         Ok(Strbox { probes })
     }
