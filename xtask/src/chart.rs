@@ -53,6 +53,11 @@ const SERIES: &[(&str, &str, &str)] = &[
         "no filter, module loaded, filtered tasks exist",
         "#37474f",
     ),
+    (
+        "none+mod*+hooks",
+        "no filter, module loaded, event hooks armed",
+        "#ff8f00",
+    ),
     ("seccomp", "seccomp-bpf (JIT)", "#1e88e5"),
     ("strbox", "strbox", "#e53935"),
     (

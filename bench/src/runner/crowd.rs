@@ -19,10 +19,6 @@ pub(super) struct Crowd {
 
 impl Crowd {
     pub(super) fn spawn(n: usize) -> Result<Crowd, String> {
-        // A 1 GiB guest's default threads-max is about 8,000.
-        let _ = std::fs::write("/proc/sys/kernel/threads-max", format!("{}", 2 * n + 1000));
-        let (sleep_r, sleep_w) = pipe_cloexec().map_err(|e| format!("pipe: {e}"))?;
-        let (ready_r, ready_w) = pipe_cloexec().map_err(|e| format!("pipe: {e}"))?;
         // Every syscall of the arch allowed: the threads only sleep.
         let mut policy = String::from("default errno EPERM\n");
         for sys in NATIVE.syscalls {
@@ -31,6 +27,25 @@ impl Crowd {
                 policy.push_str(": 1\n");
             }
         }
+        Crowd::spawn_with(n, &policy)
+    }
+
+    /// One sleeping thread under a layer with a rule for every LSM-hook
+    /// event (each allowing everything): installing it arms the module's
+    /// event kprobes, which stay armed until unload.
+    pub(super) fn spawn_event_arming() -> Result<Crowd, String> {
+        Crowd::spawn_with(
+            1,
+            "default errno EPERM\nfile_open: 1\nexec: 1\nsocket_connect: 1\nsocket_bind: 1\n",
+        )
+    }
+
+    /// `n` threads asleep under `policy`.
+    fn spawn_with(n: usize, policy: &str) -> Result<Crowd, String> {
+        // A 1 GiB guest's default threads-max is about 8,000.
+        let _ = std::fs::write("/proc/sys/kernel/threads-max", format!("{}", 2 * n + 1000));
+        let (sleep_r, sleep_w) = pipe_cloexec().map_err(|e| format!("pipe: {e}"))?;
+        let (ready_r, ready_w) = pipe_cloexec().map_err(|e| format!("pipe: {e}"))?;
         let _ = io::stdout().flush();
         // SAFETY: the benchmark (PID 1) is single-threaded.
         let pid = unsafe { libc::fork() };
@@ -40,7 +55,7 @@ impl Crowd {
         if pid == 0 {
             drop(sleep_w);
             drop(ready_r);
-            let code = match crowd_main(n, &policy, sleep_r, ready_w) {
+            let code = match crowd_main(n, policy, sleep_r, ready_w) {
                 Ok(()) => 0,
                 Err(e) => {
                     println!("# crowd: {e}");

@@ -139,6 +139,12 @@ pub fn guest_main(cfg: Config) {
             let crowd = Crowd::spawn(CROWD)?;
             let r = run_rounds(&pols, &scs, &[Ring::Crowded], &cfg, &mut samples);
             crowd.end().and(r)
+        })
+        .and_then(|()| {
+            // Last: once armed, the event hooks stay armed until unload.
+            let armer = Crowd::spawn_event_arming()?;
+            let r = run_rounds(&pols, &scs, &[Ring::Armed], &cfg, &mut samples);
+            armer.end().and(r)
         }),
         Err(_) => Err("skip: module not loaded".into()),
     };

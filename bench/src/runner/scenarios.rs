@@ -76,6 +76,10 @@ pub(super) enum Ring {
     /// Module loaded, and [`CROWD`] more filtered tasks asleep besides the
     /// ring's own: the per-task chain lookup under load.
     Crowded,
+    /// Module loaded and its LSM-hook event kprobes armed (a sleeping
+    /// process installed a layer with event rules): what every open costs
+    /// a task without filters once any sandbox uses events.
+    Armed,
 }
 
 /// Filtered sleeping tasks of the `Crowded` ring.
@@ -95,6 +99,7 @@ impl Scenario {
             (Mech::None, Ring::LoadedIdle) => "none+mod",
             (Mech::None, Ring::Loaded) => "none+mod*",
             (Mech::None, Ring::Crowded) => "none+mod*10k",
+            (Mech::None, Ring::Armed) => "none+mod*+hooks",
             (Mech::Strbox, Ring::Crowded) => "strbox+10k",
             (Mech::Strbox, _) => "strbox",
             (Mech::Seccomp(Layout::Tree), Ring::Unloaded) => "seccomp",
@@ -162,6 +167,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         s(Pol::None, None, Crowded),
         s(Pol::Ingo, Strbox, Crowded),
         s(Pol::Allow16, Strbox, Crowded),
+        s(Pol::None, None, Armed),
     ];
     if jit_switchable() {
         for pol in [Pol::Ingo, Pol::Allow, Pol::Allow16] {
