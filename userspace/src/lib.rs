@@ -10,10 +10,23 @@
 //! }
 //! ```
 //!
+//! [`Policy`] builds a policy from Ingo Molnar's `(syscall, filter)` pairs,
+//! from text, or from a file with `@include` lines;
+//! [`Sandbox::apply`] installs it with a [`Compatibility`] choice and
+//! returns a [`Status`].
+//!
 //! Filters are irreversible: once installed, the task and everything it
 //! starts keep them. See `docs/abi.md` for the ABI and every errno.
 
+mod compat;
+mod include;
 pub mod policy;
+
+pub use compat::{
+    requirements, uses_actions, Backend, Compatibility, Enforced, Error, LocatedError, Plan,
+    Policy, Requirements, Status, ABI_ACTIONS, ABI_EVENTS,
+};
+pub use include::{IncludeError, IncludeErrorKind, Source, MAX_INCLUDE_DEPTH};
 
 use std::fmt;
 use std::io;
@@ -144,6 +157,8 @@ pub struct Sandbox<'a> {
     policy: &'a [u8],
     tsync: bool,
     no_new_privs: bool,
+    source: Option<&'a Policy>,
+    compat: Compatibility,
 }
 
 impl<'a> Sandbox<'a> {
@@ -154,6 +169,17 @@ impl<'a> Sandbox<'a> {
             policy,
             tsync: false,
             no_new_privs: false,
+            source: None,
+            compat: Compatibility::HardRequirement,
+        }
+    }
+
+    /// The `PR_SECCOMP_SET` flags.
+    fn flags(&self) -> u64 {
+        if self.tsync {
+            STRBOX_SET_TSYNC
+        } else {
+            0
         }
     }
 
@@ -179,8 +205,7 @@ impl<'a> Sandbox<'a> {
                 record: StrboxError::default(),
             })?;
         }
-        let flags = if self.tsync { STRBOX_SET_TSYNC } else { 0 };
-        install_raw(self.policy, flags)
+        install_raw(self.policy, self.flags())
     }
 }
 
