@@ -2,7 +2,7 @@
 //! [compiler](mod@super::compile) consumes. Plain data and a few accessors.
 //!
 //! A policy is a list of [`Rule`]s (one per `EVENT: EXPR` line, in source
-//! order) plus its [`DefaultAction`]. Each rule's expression is a tree of
+//! order) plus its default action (a [`Verdict`](super::program::Verdict)). Each rule's expression is a tree of
 //! [`Node`]s in one arena ([`Tree::nodes`], indices are `u16`, [`NIL`] is
 //! "none"):
 //!
@@ -141,6 +141,10 @@ pub(crate) struct Rule {
     pub(crate) root: u16,
     /// Offset of the syscall name in the source (for errors).
     pub(crate) offset: u32,
+    /// What the rule does when its expression is true, as a jump exit
+    /// ([`exit`](super::program::layout::exit)): `ACCEPT` for a plain
+    /// (allow) rule.
+    pub(crate) action: u16,
 }
 
 impl Rule {
@@ -149,6 +153,7 @@ impl Rule {
         nr: 0,
         root: 0,
         offset: 0,
+        action: 0,
     };
 }
 
@@ -210,15 +215,4 @@ impl Tree {
         let n = usize::from(self.n_rules).min(MAX_RULES);
         self.rules.get(..n).unwrap_or(&[])
     }
-}
-
-/// A policy's default action, as written.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum DefaultAction {
-    /// `default kill` (also when there is no directive).
-    Kill,
-    /// `default errno N`, `1..=MAX_ERRNO`.
-    Errno(u16),
-    /// `default log`.
-    Log,
 }

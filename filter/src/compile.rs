@@ -84,7 +84,7 @@
 //! share one array without fall-through, and `!` costs nothing at run
 //! time: it only swaps the two targets.
 
-use super::ast::{node_kind, DefaultAction, Leaf, Rule, Tree, NIL};
+use super::ast::{node_kind, Leaf, Rule, Tree, NIL};
 use super::error::{Error, ErrorCode, StageResult};
 use super::event::{Event, EVENTS};
 use super::limits::{
@@ -92,7 +92,7 @@ use super::limits::{
 };
 use super::parser::{self, OpStack, ValStack};
 use super::program::code;
-use super::program::layout::{Pred, Program, ACCEPT, REJECT};
+use super::program::layout::{exit, Pred, Program, ACCEPT, REJECT};
 use super::program::Verdict;
 use super::types::{self, op};
 use super::uapi::tables::Arch;
@@ -112,6 +112,22 @@ fn key_always_allows(out: &Program, key: u16) -> bool {
         Some(ev) => out.event_always_allows(ev),
         None => out.always_allows(u32::from(key)),
     }
+}
+
+/// What the compiler knows about one rule key (syscall or event) before
+/// emitting it ([`classify`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeyInfo {
+    /// 1 + the source index of its *deciding constant*: the rule reduced
+    /// to `1` with the most severe action (the first in source order among
+    /// equals); 0: none.
+    best: u16,
+    /// Its live rules with predicates ([`live_pred`]).
+    live: u16,
+    /// A live rule or the deciding constant has an action other than
+    /// `allow`: the key is compiled as a first-match program (`act`);
+    /// otherwise exactly as in v1 (bitmap, `dispatch`).
+    act: bool,
 }
 
 /// A pending subtree of the target computation.
@@ -141,6 +157,8 @@ pub struct Scratch {
     pub(crate) bucket: [u16; KEYS + 1],
     /// The target computation's stack.
     pub(crate) stack: [Frame; MAX_CODE],
+    /// Per rule key: deciding constant, live rules, action or not.
+    pub(crate) keys: [KeyInfo; KEYS],
 }
 
 #[cfg(not(strbox_kmod))]
@@ -165,6 +183,7 @@ impl Scratch {
             order: [0; MAX_RULES],
             bucket: [0; KEYS + 1],
             stack: [Frame::default(); MAX_CODE],
+            keys: [KeyInfo::default(); KEYS],
         }
     }
 }
@@ -186,35 +205,93 @@ pub fn compile(
     let s = scratch;
     let default =
         parser::parse(src, arch, &mut s.tree, &mut s.ops, &mut s.vals).map_err(located)?;
-    out.set_default_verdict(match default {
-        DefaultAction::Kill => Verdict::Kill,
-        DefaultAction::Errno(e) => Verdict::Errno(e),
-        DefaultAction::Log => Verdict::Log,
-    });
+    out.set_default_verdict(default);
     emit(s, out).map_err(located)
 }
 
-/// Fills the constant-allow bitmap (the only place that does), then checks,
-/// in source order, that the compiled layer will fit, so that the error
-/// names the first rule that does not fit.
-fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
+/// The severity of a rule's action exit (`allow` 0 .. `kill` 3).
+fn severity(action: u16) -> u8 {
+    exit::verdict(action).map_or(0, Verdict::severity)
+}
+
+/// Source rule `i`.
+fn source_rule(s: &Scratch, i: usize) -> Rule {
+    s.tree.rules.get(i).copied().unwrap_or(Rule::ZERO)
+}
+
+/// The key info of rule key `key`.
+fn key_info(s: &Scratch, key: u16) -> KeyInfo {
+    s.keys.get(usize::from(key)).copied().unwrap_or_default()
+}
+
+/// Whether source rule `i` has predicates and can decide a verdict: not
+/// reduced to `1`/`0`, and not hidden by its key's deciding constant (a
+/// rule less severe than it can never be the most severe true rule, nor
+/// can one of equal severity after it in source order; one of equal
+/// severity before it only matters for errnos, which may differ).
+fn live_pred(s: &Scratch, i: usize) -> bool {
+    let r = source_rule(s, i);
+    if s.tree.node(r.root).kind == node_kind::CONST {
+        return false;
+    }
+    let Some(b) = usize::from(key_info(s, r.nr).best).checked_sub(1) else {
+        return true;
+    };
+    let (rs, bs) = (severity(r.action), severity(source_rule(s, b).action));
+    rs > bs || (rs == bs && i < b && exit::verdict(r.action).is_some_and(|v| v.severity() == 2))
+}
+
+/// Fills [`Scratch::keys`], the event masks and the constant-allow bitmap
+/// (the only place that does), for the rules in source order.
+fn classify(s: &mut Scratch, out: &mut Program) {
+    s.keys.fill(KeyInfo::default());
     let mut syscall_rules = false;
-    for r in s.tree.rules() {
-        let n = s.tree.node(r.root);
-        let allows = n.kind == node_kind::CONST && n.data != 0;
+    let n_rules = s.tree.rules().len();
+    for i in 0..n_rules {
+        let r = source_rule(s, i);
         match key_event(r.nr) {
-            Some(ev) => {
-                out.set_event_rules(ev);
-                if allows {
-                    out.set_event_always_allows(ev);
-                }
-            }
-            None => {
-                syscall_rules = true;
-                if allows {
-                    out.set_always_allows(usize::from(r.nr));
-                }
-            }
+            Some(ev) => out.set_event_rules(ev),
+            None => syscall_rules = true,
+        }
+        let n = s.tree.node(r.root);
+        if n.kind != node_kind::CONST || n.data == 0 {
+            continue;
+        }
+        let best = key_info(s, r.nr).best;
+        let better = match usize::from(best).checked_sub(1) {
+            None => true,
+            Some(b) => severity(r.action) > severity(source_rule(s, b).action),
+        };
+        if let (true, Some(k)) = (better, s.keys.get_mut(usize::from(r.nr))) {
+            k.best = (i as u16).wrapping_add(1);
+        }
+    }
+    for i in 0..n_rules {
+        let r = source_rule(s, i);
+        let info = key_info(s, r.nr);
+        let live = live_pred(s, i);
+        let decides = usize::from(info.best) == i.wrapping_add(1);
+        let Some(k) = s.keys.get_mut(usize::from(r.nr)) else {
+            continue;
+        };
+        if live {
+            k.live = k.live.wrapping_add(1);
+        }
+        if (live || decides) && r.action != ACCEPT {
+            k.act = true;
+        }
+    }
+    // Keys whose deciding constant allows and that have no action rule:
+    // allowed outright, as in v1.
+    for i in 0..n_rules {
+        let r = source_rule(s, i);
+        let info = key_info(s, r.nr);
+        if info.act || usize::from(info.best) != i.wrapping_add(1) {
+            continue;
+        }
+        match key_event(r.nr) {
+            Some(ev) => out.set_event_always_allows(ev),
+            None => out.set_always_allows(usize::from(r.nr)),
         }
     }
     // A layer whose rules are all event rules leaves syscalls alone; one
@@ -222,13 +299,23 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
     if !syscall_rules && out.event_mask() != 0 {
         out.set_syscalls_unrestricted();
     }
-    // `bucket` marks syscalls that already have a group header.
+}
+
+/// Checks, in source order, that the compiled layer will fit, so that the
+/// error names the first rule that does not fit.
+fn check_size(s: &mut Scratch) -> StageResult<()> {
+    // `bucket` marks keys that already have a group header.
     s.bucket.fill(0);
     let mut preds = 0usize;
     let mut units = 0usize;
-    for r in s.tree.rules() {
+    for i in 0..s.tree.rules().len() {
+        let r = source_rule(s, i);
+        let info = key_info(s, r.nr);
         let n = s.tree.node(r.root);
-        if n.kind == node_kind::CONST || key_always_allows(out, r.nr) {
+        let live = live_pred(s, i);
+        // The deciding constant of a first-match program: one action unit.
+        let trailing = info.act && info.live > 0 && usize::from(info.best) == i.wrapping_add(1);
+        if !live && !trailing {
             continue;
         }
         if let Some(seen) = s.bucket.get_mut(usize::from(r.nr)) {
@@ -237,8 +324,13 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
                 units = units.wrapping_add(1);
             }
         }
-        preds = preds.wrapping_add(usize::from(n.preds));
-        units = units.wrapping_add(usize::from(n.units));
+        if info.act {
+            units = units.wrapping_add(1);
+        }
+        if live {
+            preds = preds.wrapping_add(usize::from(n.preds));
+            units = units.wrapping_add(usize::from(n.units));
+        }
         if preds > MAX_PROGRAM_PREDICATES || units > MAX_CODE {
             return Err((ErrorCode::ProgramTooLarge, r.offset as usize));
         }
@@ -248,7 +340,8 @@ fn check_size(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
 
 /// Groups the rules by syscall number and emits each group.
 fn emit(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
-    check_size(s, out)?;
+    classify(s, out);
+    check_size(s)?;
     let n_rules = s.tree.rules().len();
     // Counting sort of rule indices by syscall number (stable).
     s.bucket.fill(0);
@@ -309,6 +402,10 @@ fn rule_at(s: &Scratch, i: usize) -> Rule {
 fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageResult<()> {
     let first = rule_at(s, from);
     let nr = usize::from(first.nr);
+    let info = key_info(s, first.nr);
+    if info.act {
+        return action_group(s, out, from, to, info);
+    }
     if key_always_allows(out, first.nr) {
         // One of its rules reduced to `1`: check_size has put the syscall in
         // the bitmap, and it needs no predicates.
@@ -347,6 +444,71 @@ fn group(s: &mut Scratch, out: &mut Program, from: usize, to: usize) -> StageRes
             out.next_pred().wrapping_add(root.preds)
         };
         lay_out(s, out, rule.root, ACCEPT, on_false, rule.offset)?;
+    }
+    Ok(())
+}
+
+/// Emits the rules `order[from..to]` of a key with action rules as a
+/// first-match program: its live rules in order of severity (kill, errno,
+/// log, allow; source order within one severity), each jumping to its
+/// action's exit when true and to the next rule when false; the last
+/// one's false exit is the deciding constant's action, or `REJECT` (the
+/// default). The first true rule is then the most severe true rule.
+fn action_group(
+    s: &mut Scratch,
+    out: &mut Program,
+    from: usize,
+    to: usize,
+    info: KeyInfo,
+) -> StageResult<()> {
+    let first = rule_at(s, from);
+    let key = usize::from(first.nr);
+    let best = usize::from(info.best).checked_sub(1);
+    let final_exit = best.map_or(REJECT, |b| source_rule(s, b).action);
+    // The exit of the first rule in first-match order (the most severe).
+    let mut top = final_exit;
+    if info.live == 0 {
+        out.set_action_entry(key, final_exit);
+    } else {
+        out.set_action_entry(key, out.next_pred().wrapping_add(1));
+        let rules = usize::from(info.live).wrapping_add(usize::from(best.is_some()));
+        push_code(out, code::unit(code::AGROUP, false, rules), first.offset)?;
+        let mut remaining = info.live;
+        for level in [3u8, 2, 1, 0] {
+            for i in from..to {
+                let src = usize::from(s.order.get(i).copied().unwrap_or(0));
+                let rule = source_rule(s, src);
+                if severity(rule.action) != level || !live_pred(s, src) {
+                    continue;
+                }
+                if remaining == info.live {
+                    top = rule.action;
+                }
+                remaining = remaining.wrapping_sub(1);
+                let on_false = if remaining == 0 {
+                    final_exit
+                } else {
+                    out.next_pred().wrapping_add(s.tree.node(rule.root).preds)
+                };
+                push_code(out, code::action_unit(rule.action, false), rule.offset)?;
+                lay_out(s, out, rule.root, rule.action, on_false, rule.offset)?;
+            }
+        }
+        if let Some(b) = best {
+            let rule = source_rule(s, b);
+            push_code(out, code::action_unit(rule.action, true), rule.offset)?;
+        }
+    }
+    if let Some(ev) = key_event(first.nr) {
+        // An unavailable path: the most severe of the rules' actions (as
+        // if every rule were true) and the default, the rule's at equal
+        // severity.
+        let default = out.default_verdict();
+        if let Some(v) = exit::verdict(top) {
+            if v.severity() >= default.severity() && v != default {
+                out.set_event_unavailable(ev, top);
+            }
+        }
     }
     Ok(())
 }

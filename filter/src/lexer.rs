@@ -56,6 +56,8 @@ pub(crate) enum Tok {
     Minus,
     /// `~`: glob match (string fields only).
     Tilde,
+    /// `=>`: a rule's action follows.
+    Arrow,
     /// `=` alone: an operator this language lacks.
     BadOp,
     /// `'`: not a string quote here.
@@ -211,6 +213,7 @@ impl<'a> Lexer<'a> {
             b'!' if next == Some(b'=') => (Tok::Ne, 2),
             b'!' => (Tok::Not, 1),
             b'=' if next == Some(b'=') => (Tok::Eq, 2),
+            b'=' if next == Some(b'>') => (Tok::Arrow, 2),
             b'=' => (Tok::BadOp, 1),
             b'<' if next == Some(b'=') => (Tok::Le, 2),
             b'<' => (Tok::Lt, 1),

@@ -41,11 +41,14 @@ pub const MAX_DEPTH: usize = 32;
 pub const MAX_PROGRAM_PREDICATES: usize = 1024;
 
 /// Compiled size, part 2: units of the readback code, one per comparison,
-/// per `&&`/`||` node and per syscall that has predicates. A layer needs at
-/// most two per compiled predicate, so this is never the first limit hit;
-/// it is checked all the same
+/// per `&&`/`||` node and per syscall that has predicates, plus one per
+/// rule with an action and one per syscall whose action rules end in a
+/// constant rule. A layer without action rules needs at most two per
+/// compiled predicate, so for it this is never the first limit hit; the
+/// extra [`MAX_NR`] units leave room for actions (only hundreds of
+/// syscalls with action rules near the predicate limit reach it)
 /// ([`ErrorCode::ProgramTooLarge`](super::ErrorCode::ProgramTooLarge)).
-pub const MAX_CODE: usize = 2 * MAX_PROGRAM_PREDICATES;
+pub const MAX_CODE: usize = 2 * MAX_PROGRAM_PREDICATES + MAX_NR;
 
 /// Size of the dispatch table: syscall numbers `0..MAX_NR` can have rules;
 /// a syscall number at or above it always gets the default action. A table

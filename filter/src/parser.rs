@@ -9,11 +9,15 @@
 //! Names are [resolved](super::resolve) as they are read, so every leaf
 //! holds an argument index, a type and a value already converted to it.
 //!
+//! A rule may end in `=> ACTION` (`allow`, `kill`, `log`, `errno NAME|N`):
+//! `=>` ends the expression like the end of the line does, and the action
+//! is stored with the rule as its jump exit ([`exit`]).
+//!
 //! Input: the [lexer](super::lexer)'s tokens; output: the [`Tree`] and the
-//! [`DefaultAction`]. Nothing here knows how the tree is compiled.
+//! default action. Nothing here knows how the tree is compiled.
 
 use super::addr;
-use super::ast::{node_kind, DefaultAction, Leaf, Node, Rule, Tree, NIL};
+use super::ast::{node_kind, Leaf, Node, Rule, Tree, NIL};
 use super::error::{ErrorCode, StageResult};
 use super::event::{Event, FieldKind};
 use super::lexer::{self, Lexer, Tok, Token};
@@ -21,6 +25,8 @@ use super::limits::{
     MAX_DEPTH, MAX_ERRNO, MAX_NODES, MAX_NR, MAX_OPSTACK, MAX_PREDICATES, MAX_RULES,
     MAX_STRING_BYTES,
 };
+use super::program::layout::exit;
+use super::program::Verdict;
 use super::resolve::{self, Val};
 use super::types::{self, op};
 use super::uapi::tables::{Arch, Syscall};
@@ -71,7 +77,7 @@ pub(crate) fn parse(
     tree: &mut Tree,
     ops: &mut OpStack,
     vals: &mut ValStack,
-) -> StageResult<DefaultAction> {
+) -> StageResult<Verdict> {
     tree.clear();
     let mut p = Parser {
         lex: Lexer::new(src),
@@ -80,7 +86,7 @@ pub(crate) fn parse(
         ops,
         vals,
     };
-    let mut out = DefaultAction::Kill;
+    let mut out = Verdict::Kill;
     let mut seen_default = false;
     loop {
         let t = p.lex.next_token()?;
@@ -96,7 +102,7 @@ pub(crate) fn parse(
                         return Err((ErrorCode::DuplicateDefault, t.start));
                     }
                     seen_default = true;
-                    p.directive(t2, &mut out)?;
+                    out = p.action(t2, ErrorCode::UnknownAction)?;
                 } else {
                     return Err((ErrorCode::ExpectedColon, t2.start));
                 }
@@ -111,15 +117,17 @@ fn is_end(t: &Token) -> bool {
 }
 
 impl Parser<'_, '_> {
-    /// `default kill | log | errno NAME | errno N`; `t` is the token after
-    /// `default`.
-    fn directive(&mut self, t: Token, out: &mut DefaultAction) -> StageResult<()> {
+    /// `allow | kill | log | errno NAME | errno N` from its first token
+    /// `t` (after `default` or `=>`), then the end of the line. `unknown`
+    /// is the error for a `t` that starts no action.
+    fn action(&mut self, t: Token, unknown: ErrorCode) -> StageResult<Verdict> {
         if t.tok != Tok::Ident {
-            return Err((ErrorCode::UnknownAction, t.start));
+            return Err((unknown, t.start));
         }
-        match self.lex.text(&t) {
-            b"kill" => *out = DefaultAction::Kill,
-            b"log" => *out = DefaultAction::Log,
+        let v = match self.lex.text(&t) {
+            b"allow" => Verdict::Allow,
+            b"kill" => Verdict::Kill,
+            b"log" => Verdict::Log,
             b"errno" => {
                 let v = self.lex.next_token()?;
                 let n = match v.tok {
@@ -134,15 +142,15 @@ impl Parser<'_, '_> {
                 if n < 1 || n > i64::from(MAX_ERRNO) {
                     return Err((ErrorCode::ErrnoOutOfRange, v.start));
                 }
-                *out = DefaultAction::Errno(n as u16);
+                Verdict::Errno(n as u16)
             }
-            _ => return Err((ErrorCode::UnknownAction, t.start)),
-        }
+            _ => return Err((unknown, t.start)),
+        };
         let end = self.lex.next_token()?;
         if !is_end(&end) {
             return Err((ErrorCode::ExpectedEndOfLine, end.start));
         }
-        Ok(())
+        Ok(v)
     }
 
     /// `NAME: EXPR` after the colon.
@@ -163,7 +171,13 @@ impl Parser<'_, '_> {
         if n >= MAX_RULES {
             return Err((ErrorCode::TooManyRules, name.start));
         }
-        let root = self.expr(subject)?;
+        let (root, end) = self.expr(subject)?;
+        let action = if end.tok == Tok::Arrow {
+            let t = self.lex.next_token()?;
+            exit::of(self.action(t, ErrorCode::UnknownRuleAction)?)
+        } else {
+            exit::ACCEPT
+        };
         let Some(slot) = self.tree.rules.get_mut(n) else {
             return Err((ErrorCode::TooManyRules, name.start));
         };
@@ -171,13 +185,15 @@ impl Parser<'_, '_> {
             nr: key as u16,
             root,
             offset: name.start as u32,
+            action,
         };
         self.tree.n_rules = self.tree.n_rules.wrapping_add(1);
         Ok(())
     }
 
-    /// Parses one expression up to the end of the line (consumed).
-    fn expr(&mut self, subject: Subject) -> StageResult<u16> {
+    /// Parses one expression up to the end of the line or `=>` (consumed,
+    /// and returned with the root).
+    fn expr(&mut self, subject: Subject) -> StageResult<(u16, Token)> {
         let mut n_ops = 0usize; // operator stack depth
         let mut n_vals = 0usize; // operand stack depth
         let mut depth = 0usize; // open parentheses
@@ -268,7 +284,7 @@ impl Parser<'_, '_> {
                         t = self.lex.next_token()?;
                         break;
                     }
-                    Tok::Newline | Tok::Eof => {
+                    Tok::Newline | Tok::Eof | Tok::Arrow => {
                         while let Some(top) = self.top_op(n_ops) {
                             if top.kind == OP_PAREN {
                                 return Err((ErrorCode::UnbalancedOpen, top.offset as usize));
@@ -277,7 +293,7 @@ impl Parser<'_, '_> {
                             self.reduce(top.kind, &mut n_vals)?;
                         }
                         return match (n_vals, self.top_val(n_vals)) {
-                            (1, Some(v)) => Ok(v),
+                            (1, Some(v)) => Ok((v, t)),
                             _ => Err((ErrorCode::ExpectedOperand, t.start)),
                         };
                     }
@@ -322,9 +338,13 @@ impl Parser<'_, '_> {
             Tok::Ge => op::GE,
             Tok::Amp => op::BAND,
             Tok::Ident if self.lex.text(&o) == b"in" => op::IN,
-            Tok::BadOp | Tok::Tilde | Tok::Pipe | Tok::Not | Tok::Minus | Tok::Colon => {
-                return Err((ErrorCode::InvalidOperator, o.start))
-            }
+            Tok::BadOp
+            | Tok::Arrow
+            | Tok::Tilde
+            | Tok::Pipe
+            | Tok::Not
+            | Tok::Minus
+            | Tok::Colon => return Err((ErrorCode::InvalidOperator, o.start)),
             _ => return Err((ErrorCode::ExpectedComparison, o.start)),
         };
         // VALUE = TERM ('|' TERM)*
@@ -357,7 +377,9 @@ impl Parser<'_, '_> {
                 }
                 Tok::Quote => return Err((ErrorCode::StringNotSupported, first.start)),
                 Tok::Str => return Err((string_error, first.start)),
-                Tok::BadOp | Tok::Tilde => return Err((ErrorCode::InvalidOperator, first.start)),
+                Tok::BadOp | Tok::Arrow | Tok::Tilde => {
+                    return Err((ErrorCode::InvalidOperator, first.start))
+                }
                 _ => return Err((ErrorCode::ExpectedValue, first.start)),
             };
             val = val.or(term);
@@ -397,6 +419,7 @@ impl Parser<'_, '_> {
             | Tok::Ge
             | Tok::Amp
             | Tok::BadOp
+            | Tok::Arrow
             | Tok::Pipe
             | Tok::Not
             | Tok::Minus
@@ -434,6 +457,7 @@ impl Parser<'_, '_> {
             | Tok::Amp
             | Tok::Tilde
             | Tok::BadOp
+            | Tok::Arrow
             | Tok::Pipe
             | Tok::Not
             | Tok::Minus

@@ -24,7 +24,7 @@ use super::addr;
 use super::event::{Event, FieldKind};
 use super::limits::{MAX_DEPTH, MAX_NR};
 use super::program::code;
-use super::program::layout::{Pred, Program};
+use super::program::layout::{exit, Pred, Program};
 use super::program::Verdict;
 use super::types::{self, op};
 use super::uapi::tables::{Arch, ArgType, Syscall};
@@ -55,32 +55,32 @@ impl Program {
     /// "Canonical form"). `arch` must be the architecture it was compiled
     /// for (it supplies the names).
     pub fn print(&self, arch: &'static Arch, w: &mut dyn Write) -> fmt::Result {
-        match self.default_verdict() {
-            Verdict::Errno(e) => match arch.errno_name(i64::from(e)) {
-                Some(name) => writeln!(w, "default errno {name}")?,
-                None => writeln!(w, "default errno {e}")?,
-            },
-            Verdict::Log => writeln!(w, "default log")?,
-            Verdict::Allow | Verdict::Kill => writeln!(w, "default kill")?,
-        }
+        w.write_str("default ")?;
+        print_action(arch, self.default_verdict(), w)?;
+        w.write_char('\n')?;
         let mut code_pos = 0usize;
         let mut syscall_lines = false;
         for nr in 0..MAX_NR as u32 {
-            // Allowed outright (no predicates), or the first predicate.
+            // Allowed outright (no predicates), or the first predicate, or
+            // action rules.
+            let entry = self.action_entry(nr as usize);
             let first = match (self.always_allows(nr), self.first_pred(nr as usize)) {
                 (true, _) => None,
                 (false, Some(first)) => Some(first),
+                (false, None) if entry != 0 => None,
                 (false, None) => continue,
             };
             let Some(sys) = arch.syscall_by_nr(nr) else {
                 return Err(fmt::Error);
             };
             syscall_lines = true;
-            let Some(pred_pos) = first else {
+            if let Some(pred_pos) = first {
+                self.print_group(sys.name, Names::Syscall(sys), &mut code_pos, pred_pos, w)?;
+            } else if entry == 0 || self.always_allows(nr) {
                 writeln!(w, "{}: 1", sys.name)?;
-                continue;
-            };
-            self.print_group(sys.name, Names::Syscall(sys), &mut code_pos, pred_pos, w)?;
+            } else {
+                self.print_actions(arch, sys.name, Names::Syscall(sys), entry, &mut code_pos, w)?;
+            }
         }
         if self.event_mask() == 0 {
             return Ok(());
@@ -99,7 +99,10 @@ impl Program {
                 continue;
             }
             let name = ev.name();
-            if self.event_always_allows(ev) {
+            let entry = self.event_action_entry(ev);
+            if entry != 0 {
+                self.print_actions(arch, name, Names::Event(ev), entry, &mut code_pos, w)?;
+            } else if self.event_always_allows(ev) {
                 writeln!(w, "{name}: 1")?;
             } else if let Some(pred_pos) = self.event_first_pred(ev) {
                 self.print_group(name, Names::Event(ev), &mut code_pos, pred_pos, w)?;
@@ -130,6 +133,45 @@ impl Program {
             write!(w, "{name}: ")?;
             self.print_expr(names, code_pos, &mut pred_pos, w)?;
             w.write_char('\n')?;
+        }
+        Ok(())
+    }
+
+    /// Prints the rules of a syscall or event with action rules: one
+    /// `name: 1 => ACTION` line for a constant entry, else its first-match
+    /// program's rules from the `AGROUP` header at `*code_pos`, each with
+    /// its action.
+    fn print_actions(
+        &self,
+        arch: &'static Arch,
+        name: &str,
+        names: Names<'_>,
+        entry: u16,
+        code_pos: &mut usize,
+        w: &mut dyn Write,
+    ) -> fmt::Result {
+        if entry >= exit::MIN {
+            let v = exit::verdict(entry).ok_or(fmt::Error)?;
+            write!(w, "{name}: 1")?;
+            return print_suffix(arch, v, w);
+        }
+        let mut pred_pos = usize::from(entry).wrapping_sub(1);
+        let header = self.unit_at(*code_pos)?;
+        *code_pos = code_pos.wrapping_add(1);
+        if code::kind(header) != code::AGROUP {
+            return Err(fmt::Error);
+        }
+        for _ in 0..code::count(header) {
+            let unit = self.unit_at(*code_pos)?;
+            *code_pos = code_pos.wrapping_add(1);
+            let v = code::action(unit).ok_or(fmt::Error)?;
+            write!(w, "{name}: ")?;
+            if code::is_neg(unit) {
+                w.write_char('1')?;
+            } else {
+                self.print_expr(names, code_pos, &mut pred_pos, w)?;
+            }
+            print_suffix(arch, v, w)?;
         }
         Ok(())
     }
@@ -242,6 +284,29 @@ impl Program {
             }
         }
     }
+}
+
+/// Prints an action: `allow`, `kill`, `log`, `errno NAME` (by name when
+/// the errno has one) or `errno N`.
+fn print_action(arch: &'static Arch, v: Verdict, w: &mut dyn Write) -> fmt::Result {
+    match v {
+        Verdict::Errno(e) => match arch.errno_name(i64::from(e)) {
+            Some(name) => write!(w, "errno {name}"),
+            None => write!(w, "errno {e}"),
+        },
+        Verdict::Log => w.write_str("log"),
+        Verdict::Allow => w.write_str("allow"),
+        Verdict::Kill => w.write_str("kill"),
+    }
+}
+
+/// Ends a rule's line: ` => ACTION` unless the action is `allow`.
+fn print_suffix(arch: &'static Arch, v: Verdict, w: &mut dyn Write) -> fmt::Result {
+    if v != Verdict::Allow {
+        w.write_str(" => ")?;
+        print_action(arch, v, w)?;
+    }
+    w.write_char('\n')
 }
 
 /// Prints a string literal: printable ASCII but `"` and `\` as is, `\n`,

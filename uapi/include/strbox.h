@@ -23,7 +23,7 @@
 #define PR_SECCOMP_SET          0x53425801
 #define PR_SECCOMP_GET          0x53425802
 
-#define STRBOX_ABI_VERSION      2
+#define STRBOX_ABI_VERSION      3
 
 /* strbox_set_args.flags */
 #define STRBOX_SET_TSYNC        (1ULL << 0)
@@ -85,6 +85,7 @@ struct strbox_set_args {
 #define STRBOX_ERR_INVALID_ADDRESS         36
 #define STRBOX_ERR_INVALID_PREFIX          37
 #define STRBOX_ERR_HOST_BITS_SET           38
+#define STRBOX_ERR_UNKNOWN_RULE_ACTION     39
 
 /*
  * Filled by PR_SECCOMP_SET on failure (cleared first). code is a

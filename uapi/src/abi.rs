@@ -70,8 +70,12 @@ pub const PR_SECCOMP_GET: u32 = PR_STRBOX_BASE | 2;
 /// (`file_open`, `exec`, `socket_connect`, `socket_bind`) with string,
 /// glob and address fields; a version-1 kernel rejects such rules
 /// (`unknown syscall`), so a library can tell by this number whether they
-/// are enforced.
-pub const STRBOX_ABI_VERSION: u32 = 2;
+/// are enforced. Version 3: per-rule actions (`RULE => kill`,
+/// `=> errno NAME|N`, `=> log`, `=> allow`) and `default allow` (deny-list
+/// layers); a version-2 kernel rejects them (`ExpectedLogicalOp` at `=>`,
+/// `UnknownAction` at `default allow`), so a deny-list is never installed
+/// as something else by accident.
+pub const STRBOX_ABI_VERSION: u32 = 3;
 
 /// [`StrboxSetArgs::flags`]: install the layer on every thread of the
 /// calling process, or on none (`EBUSY`) if some thread's layers are not an

@@ -91,11 +91,14 @@ pub enum ErrorCode {
     InvalidPrefix = 37,
     /// A CIDR address with bits set beyond its prefix length (`10.0.0.1/8`).
     HostBitsSet = 38,
+    /// `=>` after a rule's expression is followed by nothing or by something
+    /// other than `allow`, `kill`, `errno` or `log`.
+    UnknownRuleAction = 39,
 }
 
 impl ErrorCode {
     /// All codes, in numeric order.
-    pub const ALL: [ErrorCode; 38] = [
+    pub const ALL: [ErrorCode; 39] = [
         ErrorCode::PolicyTooLarge,
         ErrorCode::TooManyRules,
         ErrorCode::TooManyPredicates,
@@ -134,6 +137,7 @@ impl ErrorCode {
         ErrorCode::InvalidAddress,
         ErrorCode::InvalidPrefix,
         ErrorCode::HostBitsSet,
+        ErrorCode::UnknownRuleAction,
     ];
 
     /// The short message for this code (the same in the kernel and in
@@ -178,6 +182,7 @@ impl ErrorCode {
             ErrorCode::InvalidAddress => "invalid IP address",
             ErrorCode::InvalidPrefix => "invalid prefix length",
             ErrorCode::HostBitsSet => "address has bits set beyond the prefix",
+            ErrorCode::UnknownRuleAction => "expected allow, kill, errno or log after '=>'",
         }
     }
 
@@ -222,6 +227,7 @@ impl ErrorCode {
             ErrorCode::InvalidAddress => "STRBOX_ERR_INVALID_ADDRESS",
             ErrorCode::InvalidPrefix => "STRBOX_ERR_INVALID_PREFIX",
             ErrorCode::HostBitsSet => "STRBOX_ERR_HOST_BITS_SET",
+            ErrorCode::UnknownRuleAction => "STRBOX_ERR_UNKNOWN_RULE_ACTION",
         }
     }
 

@@ -1,6 +1,11 @@
 //! The evaluator, the hot path: one layer ([`Program::evaluate`]) and a
 //! chain of layers ([`evaluate_chain`]).
 //!
+//! A syscall with action rules (`=> ACTION`) has no `dispatch` entry: its
+//! first-match program (rules in order of severity, so the first true rule
+//! is the most severe one) is reached through `act` from the path of
+//! unlisted syscalls, so an allow-only layer runs exactly v1's code.
+//!
 //! `evaluate` is a bitmap test, a dispatch lookup, then a walk over the
 //! syscall's predicates. Each predicate extends the register to its type
 //! (shift left, arithmetic or logical shift right), compares (signed orders
@@ -14,7 +19,7 @@ use super::super::addr;
 use super::super::event::{Event, EventInput};
 use super::super::glob::glob_match;
 use super::super::types::{self, op};
-use super::layout::{Pred, Program, ACCEPT, EXT_SHIFT, EXT_SIGNED, REJECT, SIGN_BIAS};
+use super::layout::{exit, Pred, Program, ACCEPT, EXT_SHIFT, EXT_SIGNED, REJECT, SIGN_BIAS};
 
 /// What the predicates of one evaluation read: a syscall's registers or an
 /// event's fields. [`Program::run`] is generic over it, so the syscall
@@ -145,55 +150,83 @@ impl Program {
             return Verdict::Allow;
         }
         let Some(start) = self.first_pred(nr as usize) else {
+            let entry = self.action_entry(nr as usize);
+            if entry != 0 {
+                return self.actions(entry, args);
+            }
             return self.unlisted_verdict();
         };
-        if self.run(start, args) {
+        if self.run(start, args) == ACCEPT {
             Verdict::Allow
         } else {
             self.default_verdict()
         }
     }
 
+    /// A syscall's action rules (a constant or a first-match program),
+    /// out of line: a layer without action rules pays one load and test
+    /// for it, only for syscalls it has no allow rule for.
+    #[inline(never)]
+    #[cold]
+    fn actions(&self, entry: u16, args: &[u64; 6]) -> Verdict {
+        self.run_entry(entry, args)
+    }
+
+    /// Runs an action entry ([`Program::act`]): a constant exit, or
+    /// 1 + the first predicate of a first-match program.
+    fn run_entry<I: Input>(&self, entry: u16, input: &I) -> Verdict {
+        if entry >= exit::MIN {
+            return self.exit_verdict(entry);
+        }
+        self.exit_verdict(self.run(usize::from(entry).wrapping_sub(1), input))
+    }
+
     /// Evaluates this layer for event `ev`: `Allow` when the layer has no
-    /// rule for it; its default action when `input.path` is `None`
-    /// (unavailable) or no rule allows; `Allow` when one does. Same
-    /// guarantees as [`Program::evaluate`].
+    /// rule for it; when `input.path` is `None` (unavailable), the default
+    /// action or, if more severe, the most severe action of its rules;
+    /// else the action of the most severe true rule, or the default when
+    /// none is true. Same guarantees as [`Program::evaluate`].
     pub fn evaluate_event(&self, ev: Event, input: &EventInput<'_>) -> Verdict {
         if !self.has_event_rules(ev) {
             return Verdict::Allow;
         }
         if input.path.is_none() {
-            return self.default_verdict();
+            return self.event_unavailable_verdict(ev);
+        }
+        match self.event_action_entry(ev) {
+            0 => {}
+            entry => return self.run_entry(entry, input),
         }
         if self.event_always_allows(ev) {
             return Verdict::Allow;
         }
         match self.event_first_pred(ev) {
-            Some(start) if self.run(start, input) => Verdict::Allow,
+            Some(start) if self.run(start, input) == ACCEPT => Verdict::Allow,
             _ => self.default_verdict(),
         }
     }
 
-    /// Runs the predicate program from `pc`: true if it reaches [`ACCEPT`].
+    /// Runs the predicate program from `pc` to its exit (an
+    /// [`exit`] value; [`REJECT`] if it leaves the array or jumps back).
     #[inline]
-    fn run<I: Input>(&self, mut pc: usize, input: &I) -> bool {
+    fn run<I: Input>(&self, mut pc: usize, input: &I) -> u16 {
         loop {
             let Some(p) = self.preds.get(pc) else {
-                return false;
+                return REJECT;
             };
             let target = if p.test(self, input) {
                 p.on_true
             } else {
                 p.on_false
             };
-            if target >= REJECT {
-                return target == ACCEPT;
+            if target >= exit::MIN {
+                return target;
             }
             let target = usize::from(target);
             if target <= pc {
                 // Never produced by the compiler; refusing backward jumps
                 // is what guarantees termination.
-                return false;
+                return REJECT;
             }
             pc = target;
         }

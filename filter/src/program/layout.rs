@@ -44,6 +44,52 @@ pub const ACCEPT: u16 = 0xffff;
 /// Jump target: no rule allows the syscall; the default action applies.
 pub const REJECT: u16 = 0xfffe;
 
+/// Jump exits: every target at or above [`exit::MIN`] ends a run. v1's
+/// two ([`ACCEPT`], [`REJECT`]) are the only ones an allow-only layer
+/// uses; a rule with an action (`=> kill`, `=> log`, `=> errno N`) jumps
+/// to its own exit when its expression is true. Predicate indices are
+/// below [`MAX_PROGRAM_PREDICATES`], far below [`exit::MIN`].
+pub(crate) mod exit {
+    use super::super::super::limits::MAX_ERRNO;
+    use super::super::eval::Verdict;
+
+    pub(crate) use super::ACCEPT;
+    /// `=> errno N`: `ERRNO | N` (`N` in `1..=MAX_ERRNO`, 12 bits).
+    pub(crate) const ERRNO: u16 = 0xe000;
+    /// `=> log`.
+    pub(crate) const LOG: u16 = 0xfffc;
+    /// `=> kill`.
+    pub(crate) const KILL: u16 = 0xfffd;
+    /// The lowest exit: targets from here on end the run.
+    pub(crate) const MIN: u16 = ERRNO;
+    /// The errno bits of an [`ERRNO`] exit.
+    const ERRNO_MASK: u16 = 0x0fff;
+
+    /// The exit of a rule whose action is `v` (`Allow`: [`ACCEPT`]).
+    pub(crate) fn of(v: Verdict) -> u16 {
+        match v {
+            Verdict::Allow => ACCEPT,
+            Verdict::Log => LOG,
+            Verdict::Kill => KILL,
+            Verdict::Errno(e) => ERRNO | (e & ERRNO_MASK),
+        }
+    }
+
+    /// The verdict of exit `t`; `None` for [`REJECT`](super::REJECT) (the default action)
+    /// and for anything that is no exit the compiler writes.
+    pub(crate) fn verdict(t: u16) -> Option<Verdict> {
+        match t {
+            ACCEPT => Some(Verdict::Allow),
+            KILL => Some(Verdict::Kill),
+            LOG => Some(Verdict::Log),
+            _ if t & !ERRNO_MASK == ERRNO && (1..=MAX_ERRNO).contains(&(t & ERRNO_MASK)) => {
+                Some(Verdict::Errno(t & ERRNO_MASK))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The sign bias: a signed ordering (`<` `<=` `>` `>=` on a signed type)
 /// is done as one unsigned compare of `x ^ SIGN_BIAS` with a constant that
 /// was stored XOR'ed with it too ([`Pred::new`]; undone by
@@ -137,6 +183,8 @@ mod default_action {
     pub(super) const ERRNO: u8 = 1;
     /// `default log`
     pub(super) const LOG: u8 = 2;
+    /// `default allow`
+    pub(super) const ALLOW: u8 = 3;
 }
 
 /// One compiled policy layer: allow bitmap, dispatch table, predicates,
@@ -174,6 +222,17 @@ pub struct Program {
     /// Nonzero: every rule is an event rule, so syscalls are unrestricted
     /// (0, the all-zero value, is v1's meaning: syscalls are restricted).
     pub(crate) syscalls_open: u8,
+    /// Per syscall number with action rules (`=> ACTION`): 0 = none (the
+    /// allow bitmap and `dispatch` decide, as in v1); `1..=MAX_PROGRAM_PREDICATES`
+    /// = 1 + the first predicate of its first-match program (`dispatch`
+    /// is 0 then); an [`exit`] = its constant verdict. Read only where
+    /// `dispatch` is 0 (the hot path never sees it).
+    pub(crate) act: [u16; MAX_NR],
+    /// `act` for the events.
+    pub(crate) ev_act: [u16; EVENTS],
+    /// Per event: the [`exit`] its rules give when the path is
+    /// unavailable, if more severe than the default (0: the default).
+    pub(crate) ev_unavail: [u16; EVENTS],
 }
 
 // The size budget of one compiled layer: one 32 KiB kmalloc, with room
@@ -212,6 +271,9 @@ impl Program {
             ev_rules: 0,
             ev_allow: 0,
             syscalls_open: 0,
+            act: [0; MAX_NR],
+            ev_act: [0; EVENTS],
+            ev_unavail: [0; EVENTS],
         }
     }
 
@@ -232,6 +294,9 @@ impl Program {
         self.ev_rules = 0;
         self.ev_allow = 0;
         self.syscalls_open = 0;
+        self.act.fill(0);
+        self.ev_act.fill(0);
+        self.ev_unavail.fill(0);
     }
 
     /// Size of a compiled layer in bytes (same as [`Program::SIZE`]).
@@ -251,24 +316,75 @@ impl Program {
 
     // ------------------------------------------------------------ default
 
-    /// What a syscall that no rule allows gets.
+    /// What a syscall that no rule decides gets (`Allow` for a
+    /// `default allow` layer).
     #[inline]
     pub fn default_verdict(&self) -> Verdict {
         match self.default_action {
             default_action::ERRNO => Verdict::Errno(self.default_errno),
             default_action::LOG => Verdict::Log,
+            default_action::ALLOW => Verdict::Allow,
             _ => Verdict::Kill,
         }
     }
 
-    /// Stores the default action: `Errno`, `Log` or `Kill` (`Allow` is
-    /// not a default action and is stored as `Kill`).
+    /// Stores the default action.
     pub(crate) fn set_default_verdict(&mut self, v: Verdict) {
         (self.default_action, self.default_errno) = match v {
             Verdict::Errno(e) => (default_action::ERRNO, e),
             Verdict::Log => (default_action::LOG, 0),
-            Verdict::Allow | Verdict::Kill => (default_action::KILL, 0),
+            Verdict::Allow => (default_action::ALLOW, 0),
+            Verdict::Kill => (default_action::KILL, 0),
         };
+    }
+
+    /// The verdict of jump exit `t` ([`REJECT`] or a value that is no
+    /// exit: the default action).
+    #[inline]
+    pub(crate) fn exit_verdict(&self, t: u16) -> Verdict {
+        match exit::verdict(t) {
+            Some(v) => v,
+            None => self.default_verdict(),
+        }
+    }
+
+    // ------------------------------------------------------ action rules
+
+    /// Syscall `nr`'s action entry (see [`Program::act`]; 0: none).
+    #[inline]
+    pub(crate) fn action_entry(&self, nr: usize) -> u16 {
+        self.act.get(nr).copied().unwrap_or(0)
+    }
+
+    /// Event `ev`'s action entry.
+    #[inline]
+    pub(crate) fn event_action_entry(&self, ev: Event) -> u16 {
+        self.ev_act.get(ev as usize).copied().unwrap_or(0)
+    }
+
+    /// Sets the action entry of rule key `key` (a syscall number, or
+    /// `MAX_NR + event`).
+    pub(crate) fn set_action_entry(&mut self, key: usize, entry: u16) {
+        let slot = match key.checked_sub(MAX_NR) {
+            Some(ev) => self.ev_act.get_mut(ev),
+            None => self.act.get_mut(key),
+        };
+        if let Some(slot) = slot {
+            *slot = entry;
+        }
+    }
+
+    /// The verdict of event `ev` when its path is unavailable.
+    #[inline]
+    pub(crate) fn event_unavailable_verdict(&self, ev: Event) -> Verdict {
+        self.exit_verdict(self.ev_unavail.get(ev as usize).copied().unwrap_or(0))
+    }
+
+    /// Records what event `ev` gives when its path is unavailable.
+    pub(crate) fn set_event_unavailable(&mut self, ev: Event, t: u16) {
+        if let Some(slot) = self.ev_unavail.get_mut(ev as usize) {
+            *slot = t;
+        }
     }
 
     /// What a syscall no rule allows gets: the default action, or `Allow`

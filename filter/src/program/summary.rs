@@ -3,8 +3,9 @@
 //! cache, taken across the stack.
 //!
 //! For one layer, a syscall's verdict is *constant* when the layer allows
-//! it outright (constant-allow bitmap) or has no rule for it (the default
-//! action). For a chain it is constant when every layer's is, and then it
+//! it outright (constant-allow bitmap), has no rule for it (the default
+//! action), or its action rules reduced to a constant (`ptrace: 1 =>
+//! kill`). For a chain it is constant when every layer's is, and then it
 //! is their [`Verdict::combine`]; or when any layer's constant verdict is
 //! `Kill`, which nothing outranks. A chain's summary is built once, at
 //! install, from the new layer and its parent's summary
@@ -19,7 +20,7 @@
 
 use super::super::limits::{MAX_ERRNO, MAX_NR};
 use super::eval::Verdict;
-use super::layout::Program;
+use super::layout::{exit, Program};
 
 const EVALUATE: u16 = 0;
 const ALLOW: u16 = 1;
@@ -63,10 +64,16 @@ impl Program {
     pub fn constant_verdict(&self, nr: u32) -> Option<Verdict> {
         if self.always_allows(nr) {
             Some(Verdict::Allow)
-        } else if self.first_pred(nr as usize).is_none() {
-            Some(self.unlisted_verdict())
-        } else {
+        } else if self.first_pred(nr as usize).is_some() {
             None
+        } else {
+            match self.action_entry(nr as usize) {
+                0 => Some(self.unlisted_verdict()),
+                // A first-match program over the arguments.
+                e if e < exit::MIN => None,
+                // Its rules reduced to a constant one (`ptrace: 1 => kill`).
+                e => Some(self.exit_verdict(e)),
+            }
         }
     }
 }
