@@ -471,7 +471,7 @@ impl fmt::Display for Detail<'_> {
         let input = self.1;
         let path = report::Escaped(input.path.unwrap_or(b"?"));
         match self.0 {
-            Event::FileOpen => write!(f, "path=\"{}\" flags={:#o}", path, input.flags),
+            Event::FileOpen => write!(f, "path=\"{}\" flags={:#x}", path, input.flags),
             Event::Exec => write!(f, "path=\"{}\"", path),
             Event::SocketConnect | Event::SocketBind => {
                 write!(f, "family={} port={} addr=", input.family, input.port)?;

@@ -119,6 +119,37 @@ fn wanted(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Takes the cache's lock for `arch`'s `flavor` trees (blocking; says so
+/// when another process holds it).
+fn lock_flavour(root: &std::path::Path, a: Arch, flavor: &str) -> Result<fs::File> {
+    let path = root.join(format!("{}-{flavor}.lock", a.name()));
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            progress(
+                "kernel",
+                format!(
+                    "{} {flavor}: waiting for another build ({} is locked)",
+                    a.name(),
+                    path.display()
+                ),
+            );
+            f.lock()
+                .with_context(|| format!("locking {}", path.display()))?;
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+    Ok(f)
+}
+
 pub fn build(a: Arch, debug: bool) -> Result<Kernel> {
     let src = source()?;
     let flavor = if debug { "debug" } else { "base" };
@@ -145,6 +176,12 @@ pub fn build(a: Arch, debug: bool) -> Result<Kernel> {
         dir: dir.clone(),
         image: image.clone(),
     };
+    // One build per arch and flavour at a time, across processes (two
+    // `cargo xtask` runs sharing the cache must not interleave in one
+    // build tree, nor move it away from each other as a starting point);
+    // the lock is released when `_lock` is dropped.
+    fs::create_dir_all(&root)?;
+    let _lock = lock_flavour(&root, a, flavor)?;
     if dir.join(STAMP).exists() && image.exists() {
         progress(
             "kernel",
@@ -152,7 +189,6 @@ pub fn build(a: Arch, debug: bool) -> Result<Kernel> {
         );
         return Ok(k);
     }
-    fs::create_dir_all(&root)?;
     if !dir.exists() {
         // Seed from the newest older tree of this arch+flavour: incremental.
         let prefix = format!("{}-{flavor}-", a.name());
