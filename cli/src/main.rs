@@ -44,7 +44,7 @@ use strbox_filter::{Event, Program, Verdict};
 #[command(
     name = "strbox",
     version,
-    about = "strbox: per-syscall string filters",
+    about = "Per-syscall and per-LSM-event string filters for unprivileged processes",
     long_about = "strbox: per-syscall and per-LSM-event string filters for unprivileged \
                   processes, enforced by the strbox kernel module. Policies are written in \
                   the kernel's ftrace event-filter syntax, one rule per line; a policy file \
@@ -183,8 +183,12 @@ fn main() -> ExitCode {
         Command::Syscalls { arch, name } => syscalls(arch.as_deref(), name.as_deref()).map(|()| 0),
         Command::Man { out } => man(out.as_deref()).map(|()| 0),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "strbox", &mut std::io::stdout());
-            Ok(0)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "strbox", &mut script);
+            std::io::stdout()
+                .write_all(&script)
+                .map(|()| 0)
+                .map_err(|e| usage_error(format_args!("stdout: {e}")))
         }
     };
     match result {

@@ -1,4 +1,5 @@
-//! Integration tests of the `strbox` binary: `check` and `eval`.
+//! Integration tests of the `strbox` binary: `check`, `eval`, `run` (what
+//! can be tested without the module), `syscalls`, `man`, `completions`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -347,5 +348,415 @@ fn check_reports_event_errors_with_a_caret() {
         format!(
             "{name}:2:22: address has bits set beyond the prefix\n    socket_bind: addr in 10.0.0.1/8\n                         ^\n"
         )
+    );
+}
+
+// ------------------------------------------------------------------ @include
+
+#[test]
+fn check_expands_includes_and_locates_errors() {
+    let dir = std::env::temp_dir().join(format!("strbox-cli-inc-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/io.p"), "read: fd == 0\nwrite: fd == 1\n").unwrap();
+    std::fs::write(dir.join("top.p"), "@include \"lib/io.p\"\nexit_group: 1\n").unwrap();
+    let top = dir.join("top.p");
+    let o = strbox(&["check", top.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        out(&o),
+        "default kill\nread: fd == 0\nwrite: fd == 1\nexit_group: 1\n"
+    );
+    // An error in the included file names that file, line and column.
+    std::fs::write(dir.join("lib/io.p"), "read: fd == 0\nwrite: fdx == 1\n").unwrap();
+    let o = strbox(&["check", top.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let inc = dir.join("lib/io.p");
+    assert_eq!(
+        err(&o),
+        format!(
+            "{}:2:8: unknown field\n    write: fdx == 1\n           ^\n",
+            inc.display()
+        )
+    );
+    // A missing include names the including file and line.
+    std::fs::write(dir.join("top.p"), "exit_group: 1\n@include \"nope.p\"\n").unwrap();
+    let o = strbox(&["check", top.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).starts_with(&format!("{}:2:10: cannot include ", top.display())),
+        "{}",
+        err(&o)
+    );
+    // From standard input, includes are relative to the current directory.
+    let o = Command::new(env!("CARGO_BIN_EXE_strbox"))
+        .args(["check", "-"])
+        .current_dir(&dir)
+        .stdin(std::fs::File::open(dir.join("top.p")).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err(&o).starts_with("<stdin>:2:10: cannot include nope.p: "),
+        "{}",
+        err(&o)
+    );
+}
+
+// ------------------------------------------------------------- check warnings
+
+#[test]
+fn check_warns_about_escape_hatches() {
+    let p = policy(
+        "hatch.policy",
+        "default errno EPERM\nread: 1\nptrace: 1\nprocess_vm_writev: pid == 1\nio_uring_setup: 1\nprctl: 1\nbpf: 0\n",
+    );
+    let o = strbox(&["check", "--arch", "x86_64", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "warnings do not fail the check");
+    assert!(out(&o).starts_with("default errno EPERM\nread: 1\n"));
+    let e = err(&o);
+    let lines: Vec<&str> = e.lines().collect();
+    assert_eq!(lines.len(), 4, "{e}");
+    assert!(lines[0].starts_with("warning: the policy allows ptrace: "));
+    assert!(
+        lines[1].starts_with("warning: the policy allows process_vm_writev for some arguments: ")
+    );
+    assert!(lines[2].starts_with("warning: the policy allows io_uring_setup: "));
+    assert!(
+        lines[2].contains("file_open"),
+        "io_uring opens are judged by events"
+    );
+    assert!(lines[3].starts_with("note: the policy allows prctl: "));
+    assert!(lines[3].contains("only restrict"));
+    // A tight policy gets no warning.
+    let p = policy("tight.policy", INGO);
+    assert_eq!(err(&strbox(&["check", p.to_str().unwrap()])), "");
+    // `default log` lets every hatch run.
+    let p = policy("logall.policy", "default log\nread: 1\n");
+    let o = strbox(&["check", "--arch", "aarch64", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    for name in [
+        "ptrace",
+        "process_vm_readv",
+        "bpf",
+        "userfaultfd",
+        "perf_event_open",
+        "kexec_load",
+        "init_module",
+        "finit_module",
+    ] {
+        assert!(
+            err(&o).contains(&format!("warning: the policy allows {name}: ")),
+            "{name}: {}",
+            err(&o)
+        );
+    }
+}
+
+// ------------------------------------------------------------------ syscalls
+
+#[test]
+fn syscalls_lists_table_and_events() {
+    let o = strbox(&["syscalls", "--arch", "x86_64"]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "# x86_64 syscalls: NR NAME(ARGUMENTS)");
+    assert_eq!(
+        lines[1],
+        "  0 read(unsigned int fd, char __user *buf, size_t count)"
+    );
+    assert!(lines.contains(&" 60 exit(int error_code)"), "{text}");
+    assert!(lines.contains(&"# LSM-hook events: NAME(FIELDS)"));
+    assert!(lines.contains(&"file_open(path, flags)"));
+    assert!(lines.contains(&"socket_connect(family, port, addr, path)"));
+    let o = strbox(&["syscalls", "--arch", "aarch64"]);
+    assert!(out(&o).contains("\n 63 read(unsigned int fd, char __user *buf, size_t count)\n"));
+
+    let o = strbox(&["syscalls", "--arch", "x86_64", "sys_openat"]);
+    assert_eq!(
+        out(&o),
+        "openat: x86_64 syscall 257\n  dfd: int\n  filename: const char __user *\n  flags: int\n  mode: umode_t\n"
+    );
+    let o = strbox(&["syscalls", "--arch", "aarch64", "63"]);
+    assert!(out(&o).starts_with("read: aarch64 syscall 63\n"));
+    let o = strbox(&["syscalls", "exec"]);
+    assert_eq!(out(&o), "exec: event\n  path\n");
+    let o = strbox(&["syscalls", "nosuch"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("unknown syscall or event"));
+}
+
+// ------------------------------------------------------- man and completions
+
+#[test]
+fn man_pages() {
+    let o = strbox(&["man"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out(&o).contains(".TH strbox 1"), "{}", out(&o));
+    assert!(out(&o).contains("completions"));
+    let dir = std::env::temp_dir().join(format!("strbox-cli-man-{}", std::process::id()));
+    let o = strbox(&["man", "--out", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    for page in [
+        "strbox.1",
+        "strbox-run.1",
+        "strbox-check.1",
+        "strbox-syscalls.1",
+        "strbox-completions.1",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH "), "{page}");
+    }
+    let run = std::fs::read_to_string(dir.join("strbox-run.1")).unwrap();
+    assert!(run.contains("best\\-effort"), "{run}");
+}
+
+#[test]
+fn completions() {
+    for (shell, marker) in [
+        ("bash", "_strbox()"),
+        ("zsh", "#compdef strbox"),
+        ("fish", "complete -c strbox"),
+    ] {
+        let o = strbox(&["completions", shell]);
+        assert_eq!(o.status.code(), Some(0), "{shell}");
+        assert!(out(&o).contains(marker), "{shell}");
+        assert!(out(&o).contains("syscalls"), "{shell}");
+    }
+    assert_eq!(strbox(&["completions", "cmd.exe"]).status.code(), Some(2));
+}
+
+// ------------------------------------------------------------------ colour
+
+#[test]
+fn carets_in_colour_only_on_a_terminal() {
+    let p = policy("colour.policy", "read: fd == 0\nwrite: fdx == 1\n");
+    // Piped (as everywhere above): no escape codes.
+    let o = strbox(&["check", p.to_str().unwrap()]);
+    assert!(!err(&o).contains('\x1b'));
+    // Under a pseudo-terminal (util-linux `script`), if available.
+    let script = |no_color: bool| {
+        let mut c = Command::new("script");
+        c.args(["-qec"])
+            .arg(format!(
+                "{} check {}",
+                env!("CARGO_BIN_EXE_strbox"),
+                p.display()
+            ))
+            .arg("/dev/null")
+            .env_remove("NO_COLOR");
+        if no_color {
+            c.env("NO_COLOR", "1");
+        }
+        c.output().ok()
+    };
+    let Some(o) = script(false) else {
+        eprintln!("no `script`: terminal colour not tested");
+        return;
+    };
+    let tty = out(&o);
+    assert!(tty.contains("\x1b[1;32m^\x1b[0m"), "{tty:?}");
+    assert!(tty.contains("unknown field"));
+    let o = script(true).unwrap();
+    assert!(!out(&o).contains('\x1b'), "NO_COLOR");
+}
+
+// ---------------------------------------------------------------------- run
+
+/// Whether the strbox module answers here (it does not on a build host).
+fn module_loaded() -> bool {
+    strbox::abi_version().is_some()
+}
+
+#[test]
+fn run_checks_the_program_before_installing() {
+    let p = policy("run.policy", "exit_group: 1\n");
+    let f = p.to_str().unwrap();
+    // Missing: 127 (and nothing about the module: it was not asked).
+    let o = strbox(&["run", f, "--", "/nonexistent/prog"]);
+    assert_eq!(o.status.code(), Some(127), "{}", err(&o));
+    assert!(
+        err(&o).starts_with("strbox: /nonexistent/prog: "),
+        "{}",
+        err(&o)
+    );
+    assert!(!err(&o).contains("module"));
+    let o = Command::new(env!("CARGO_BIN_EXE_strbox"))
+        .args(["run", "-p", f, "--", "strbox-no-such-command"])
+        .env("PATH", "/nonexistent:/also-not")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(127));
+    assert_eq!(
+        err(&o),
+        "strbox: strbox-no-such-command: command not found\n"
+    );
+    // Not executable, a directory: 126.
+    let o = strbox(&["run", f, "--", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+    let o = strbox(&["run", f, "--", "/"]);
+    assert_eq!(o.status.code(), Some(126));
+    assert!(err(&o).contains("Is a directory"));
+    // A bad policy is reported first (exit 1), whatever the program.
+    let bad = policy("run-bad.policy", "read: fd == 0\nwrite: fd = 1\n");
+    let o = strbox(&["run", bad.to_str().unwrap(), "--", "/nonexistent/prog"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).starts_with(&format!("{}:2:11: invalid operator\n", bad.display())));
+    let o = strbox(&["run", "-p", f, "-p", bad.to_str().unwrap(), "--", "true"]);
+    assert_eq!(o.status.code(), Some(1));
+    // Usage errors.
+    assert_eq!(
+        strbox(&["run", "--", "true"]).status.code(),
+        Some(2),
+        "no policy"
+    );
+    assert_eq!(strbox(&["run", f]).status.code(), Some(2), "no command");
+    assert_eq!(
+        strbox_stdin(
+            &["run", "-p", "-", "-p", "-", "--", "true"],
+            "exit_group: 1\n"
+        )
+        .status
+        .code(),
+        Some(2),
+        "stdin twice"
+    );
+    assert_eq!(
+        strbox(&["run", "/nonexistent/policy", "--", "true"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn run_refuses_without_the_module() {
+    if module_loaded() {
+        eprintln!("the strbox module is loaded: the guest tests cover run");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("strbox-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let marker = dir.join("ran");
+    let _ = std::fs::remove_file(&marker);
+    let p = policy("nomod.policy", "exit_group: 1\n");
+    let touch = format!("touch {}", marker.display());
+    let o = strbox(&["run", p.to_str().unwrap(), "--", "sh", "-c", &touch]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("module is not loaded"), "{}", err(&o));
+    assert!(err(&o).contains("refusing to run sh"), "{}", err(&o));
+    assert!(!marker.exists(), "the program must not run unsandboxed");
+    // The same with --exec.
+    let o = strbox(&[
+        "run",
+        "--exec",
+        p.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &touch,
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!marker.exists());
+}
+
+#[test]
+fn run_best_effort_without_the_module() {
+    if module_loaded() {
+        return;
+    }
+    let p = policy("best.policy", "exit_group: 1\nfile_open: 0\n");
+    let q = policy("best2.policy", "read: 1\n");
+    let (f, g) = (p.to_str().unwrap(), q.to_str().unwrap());
+    // Runs, with warnings naming every layer that is not enforced; the
+    // program's status comes back.
+    let o = strbox(&[
+        "run",
+        "--best-effort",
+        f,
+        "-p",
+        g,
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 7",
+    ]);
+    assert_eq!(o.status.code(), Some(7), "{}", err(&o));
+    assert_eq!(out(&o), "out\n");
+    let e = err(&o);
+    assert!(
+        e.contains(&format!(
+            "strbox: warning: layer 1 ({f}) not installed: the strbox kernel module is not loaded"
+        )),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("strbox: warning: layer 2 ({g}) not installed")),
+        "{e}"
+    );
+    assert!(
+        e.contains("strbox: warning: running sh WITHOUT a sandbox"),
+        "{e}"
+    );
+    assert!(
+        e.ends_with("err\n"),
+        "the warnings come before the program runs: {e}"
+    );
+    // A signal: 128 + N, as shells report it.
+    let o = strbox(&["run", "--best-effort", f, "--", "sh", "-c", "kill -TERM $$"]);
+    assert_eq!(o.status.code(), Some(128 + 15));
+    // SIGKILL is looked up in the kernel log (no strbox record here).
+    let o = strbox(&["run", "--best-effort", f, "--", "sh", "-c", "kill -KILL $$"]);
+    assert_eq!(o.status.code(), Some(128 + 9));
+    assert!(
+        err(&o).contains("strbox: sh killed by SIGKILL ("),
+        "{}",
+        err(&o)
+    );
+    // --exec: strbox is replaced; the status is the program's own.
+    let o = strbox(&[
+        "run",
+        "--exec",
+        "--best-effort",
+        "-p",
+        f,
+        "--",
+        "sh",
+        "-c",
+        "exit 5",
+    ]);
+    assert_eq!(o.status.code(), Some(5));
+    // PATH lookup, argv[0] as typed, the environment passed on.
+    let o = Command::new(env!("CARGO_BIN_EXE_strbox"))
+        .args([
+            "run",
+            "--best-effort",
+            f,
+            "--",
+            "sh",
+            "-c",
+            "echo \"$0 $STRBOX_T\"",
+        ])
+        .env("STRBOX_T", "kept")
+        .output()
+        .unwrap();
+    assert_eq!(out(&o), "sh kept\n");
+    // SIGPIPE is at its default in the program (Rust ignores it in strbox).
+    let o = strbox(&[
+        "run",
+        "--best-effort",
+        f,
+        "--",
+        "sh",
+        "-c",
+        "exec grep SigIgn /proc/self/status",
+    ]);
+    let ign = out(&o);
+    let mask = u64::from_str_radix(ign.trim().rsplit(['\t', ' ']).next().unwrap(), 16).unwrap();
+    assert_eq!(
+        mask & (1 << (13 - 1)),
+        0,
+        "SIGPIPE ignored in the program: {ign}"
     );
 }
