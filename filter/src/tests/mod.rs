@@ -4,8 +4,9 @@ use std::boxed::Box;
 use std::string::String;
 
 use crate::uapi::tables::Arch;
-use crate::{compile, Error, ErrorCode, Program, Scratch, Verdict};
+use crate::{compile, Error, ErrorCode, Program, Scratch, Verdict, REJECT};
 
+mod actions;
 mod arch;
 mod events;
 mod ftrace;

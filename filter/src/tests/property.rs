@@ -187,7 +187,34 @@ pub(crate) fn gen_policy(rng: &mut Rng, arch: &Arch, syscalls: &[&'static Syscal
         let depth = rng.below(5) as u32;
         rules.push((name, sys, gen_expr(rng, arch, sys, depth)));
     }
-    Policy { default, rules }
+    let actions = std::vec![Verdict::Allow; rules.len()];
+    Policy {
+        default,
+        rules,
+        actions,
+    }
+}
+
+/// A random policy of language v2: [`gen_policy`]'s, then per rule an
+/// action (allow, kill, log or one of a few errnos, so that errnos tie),
+/// some rules made the constant `1`, and sometimes `default allow`.
+pub(crate) fn gen_policy_v2(rng: &mut Rng, arch: &Arch, syscalls: &[&'static Syscall]) -> Policy {
+    let mut p = gen_policy(rng, arch, syscalls);
+    if rng.chance(30) {
+        p.default = Default::Allow;
+    }
+    for (rule, action) in p.rules.iter_mut().zip(p.actions.iter_mut()) {
+        *action = match rng.below(6) {
+            0 | 1 => Verdict::Allow,
+            2 => Verdict::Kill,
+            3 => Verdict::Log,
+            _ => Verdict::Errno(*rng.pick(&[1u16, 13, 30, 4095, 77])),
+        };
+        if rng.chance(10) {
+            rule.2 = Expr::Lit(true);
+        }
+    }
+    p
 }
 
 /// Random registers aimed at the policy's values and the types' edges.
@@ -236,7 +263,12 @@ pub(crate) fn gen_args(rng: &mut Rng, sys: &Syscall, values: &[(usize, i128)]) -
 
 /// Runs the differential and round-trip checks for `cases` random
 /// policies on `arch`.
-pub(crate) fn differential(arch: &'static Arch, seed: u64, cases: u64) -> (u64, u64, u64) {
+pub(crate) fn differential(
+    arch: &'static Arch,
+    seed: u64,
+    cases: u64,
+    v2: bool,
+) -> (u64, u64, u64) {
     let syscalls: Vec<&'static Syscall> = arch
         .syscalls
         .iter()
@@ -252,7 +284,14 @@ pub(crate) fn differential(arch: &'static Arch, seed: u64, cases: u64) -> (u64, 
     for case in 0..cases {
         // a small pool of syscalls per policy, so rules collide
         let pool: Vec<&'static Syscall> = (0..3).map(|_| *rng.pick(&syscalls)).collect();
-        let policy = gen_policy(&mut rng, arch, &pool);
+        let policy = if v2 {
+            gen_policy_v2(&mut rng, arch, &pool)
+        } else {
+            gen_policy(&mut rng, arch, &pool)
+        };
+        if !v2 {
+            assert!(policy.actions.iter().all(|&a| a == Verdict::Allow));
+        }
         let mut extra_rng = Rng::new(rng.next());
         let text = policy.render(arch, &mut || extra_rng.chance(15));
         if let Err(e) = compile(text.as_bytes(), arch, &mut scratch, &mut prog) {
@@ -276,6 +315,10 @@ pub(crate) fn differential(arch: &'static Arch, seed: u64, cases: u64) -> (u64, 
             printed,
             "case {case}: printing is not idempotent"
         );
+        if !v2 {
+            // A v1 policy compiles to v1's parts only: no action entry.
+            assert!(prog.act.iter().all(|&e| e == 0), "case {case}: {text}");
+        }
         // evaluate
         let mut values = Vec::new();
         for r in &policy.rules {
@@ -289,7 +332,20 @@ pub(crate) fn differential(arch: &'static Arch, seed: u64, cases: u64) -> (u64, 
             };
             let args = gen_args(&mut rng, sys, &values);
             let want = policy.eval(sys.nr, &args);
+            if !v2 {
+                // v1's meaning, unchanged.
+                assert_eq!(want, policy.eval_v1(sys.nr, &args));
+            }
             let got = prog.evaluate(sys.nr, &args);
+            // The layer's constant verdict (what ChainSummary uses) never
+            // disagrees with evaluating it.
+            if let Some(c) = prog.constant_verdict(sys.nr) {
+                assert_eq!(
+                    c, got,
+                    "case {case}: constant verdict of {}\n{text}",
+                    sys.name
+                );
+            }
             evaluations += 1;
             allowed += u64::from(got == Verdict::Allow);
             if got != want {
@@ -310,12 +366,28 @@ pub(crate) fn differential(arch: &'static Arch, seed: u64, cases: u64) -> (u64, 
 fn compiled_agrees_with_reference_and_round_trips() {
     let seed = env_u64("STRBOX_PROPTEST_SEED", 0x5eed_0001);
     let cases = env_u64("STRBOX_PROPTEST_CASES", 1500);
-    let (c, e, allowed) = differential(&TEST_ARCH, seed, cases);
+    let (c, e, allowed) = differential(&TEST_ARCH, seed, cases, false);
     assert_eq!(c, cases);
     assert!(e >= cases * 40);
     // both outcomes are well represented
     assert!(
         allowed * 10 > e && allowed * 10 < e * 9,
+        "{allowed} of {e} allowed"
+    );
+}
+
+/// Language v2: random policies with per-rule actions and `default
+/// allow` agree with the reference (most severe true rule, first errno in
+/// source order among equals), round-trip, and their constant verdicts
+/// agree with evaluation.
+#[test]
+fn actions_agree_with_reference_and_round_trip() {
+    let seed = env_u64("STRBOX_PROPTEST_SEED", 0x5eed_0003);
+    let cases = env_u64("STRBOX_PROPTEST_CASES", 1500);
+    let (c, e, allowed) = differential(&TEST_ARCH, seed, cases, true);
+    assert_eq!(c, cases);
+    assert!(
+        allowed * 20 > e && allowed * 20 < e * 19,
         "{allowed} of {e} allowed"
     );
 }
@@ -340,10 +412,14 @@ fn mutations_never_panic() {
     let mut scratch = Box::new(crate::Scratch::new());
     let mut prog = Box::new(Program::new());
     let mut prog2 = Box::new(Program::new());
-    let alphabet = b" \n\t()!&|=<>-:#0123456789abcdefxXNUL_OSinarg\"'";
+    let alphabet = b" \n\t()!&|=<>-:#0123456789abcdefxXNUL_OSinarg\"'klwo";
     let mut accepted = 0;
     for _ in 0..cases {
-        let policy = gen_policy(&mut rng, &TEST_ARCH, &syscalls);
+        let policy = if rng.chance(50) {
+            gen_policy_v2(&mut rng, &TEST_ARCH, &syscalls)
+        } else {
+            gen_policy(&mut rng, &TEST_ARCH, &syscalls)
+        };
         let mut extra_rng = Rng::new(rng.next());
         let mut text = policy
             .render(&TEST_ARCH, &mut || extra_rng.chance(15))

@@ -188,8 +188,10 @@ fn declared_argn_names_win_over_positions() {
 #[test]
 fn differential_on_real_tables() {
     for (i, arch) in ARCHES.iter().enumerate() {
-        let (c, e, _) = differential(arch, 0xa5a5_0000 + i as u64, 400);
-        assert_eq!(c, 400);
-        assert!(e > 0);
+        for v2 in [false, true] {
+            let (c, e, _) = differential(arch, 0xa5a5_0000 + i as u64, 400, v2);
+            assert_eq!(c, 400);
+            assert!(e > 0);
+        }
     }
 }

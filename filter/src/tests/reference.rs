@@ -73,6 +73,7 @@ pub(crate) enum Expr {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Default {
     Unset,
+    Allow,
     Kill,
     Log,
     Errno(u16),
@@ -84,6 +85,8 @@ pub(crate) struct Policy {
     pub(crate) default: Default,
     /// (syscall name as written, syscall, expression)
     pub(crate) rules: Vec<(String, &'static Syscall, Expr)>,
+    /// Per rule (same index): its action, `Allow` for a plain rule.
+    pub(crate) actions: Vec<Verdict>,
 }
 
 pub(crate) fn ty_of(sys: &Syscall, arg: usize) -> ArgType {
@@ -219,18 +222,38 @@ impl Expr {
 }
 
 impl Policy {
-    /// The reference verdict for one layer.
+    fn default_verdict(&self) -> Verdict {
+        match self.default {
+            Default::Unset | Default::Kill => Verdict::Kill,
+            Default::Allow => Verdict::Allow,
+            Default::Log => Verdict::Log,
+            Default::Errno(n) => Verdict::Errno(n),
+        }
+    }
+
+    /// The reference verdict for one layer (language v2): of the rules for
+    /// `nr` whose expression is true, the most severe action, the first
+    /// in source order among equals; the default when none is true.
     pub(crate) fn eval(&self, nr: u32, args: &[u64; 6]) -> Verdict {
+        let mut best: Option<Verdict> = None;
+        for ((_, sys, e), &a) in self.rules.iter().zip(&self.actions) {
+            if sys.nr == nr && e.eval(sys, args) && best.is_none_or(|b| a.severity() > b.severity())
+            {
+                best = Some(a);
+            }
+        }
+        best.unwrap_or_else(|| self.default_verdict())
+    }
+
+    /// v1's meaning, for allow-only policies: allowed when any rule for
+    /// `nr` is true, else the default.
+    pub(crate) fn eval_v1(&self, nr: u32, args: &[u64; 6]) -> Verdict {
         for (_, sys, e) in &self.rules {
             if sys.nr == nr && e.eval(sys, args) {
                 return Verdict::Allow;
             }
         }
-        match self.default {
-            Default::Unset | Default::Kill => Verdict::Kill,
-            Default::Log => Verdict::Log,
-            Default::Errno(n) => Verdict::Errno(n),
-        }
+        self.default_verdict()
     }
 
     /// Renders the policy; `extra` decides optional parentheses/blanks.
@@ -241,6 +264,7 @@ impl Policy {
         }
         let default = match self.default {
             Default::Unset => None,
+            Default::Allow => Some(String::from("default allow")),
             Default::Kill => Some(String::from("default kill")),
             Default::Log => Some(String::from("default log")),
             Default::Errno(n) => Some(match arch.errno_name(i64::from(n)) {
@@ -259,6 +283,18 @@ impl Policy {
             s.push_str(name);
             s.push_str(": ");
             e.render(&mut s, extra);
+            let action = self.actions.get(i).copied().unwrap_or(Verdict::Allow);
+            let arrow = if extra() { "=>" } else { " => " };
+            match action {
+                Verdict::Allow if extra() => s.push_str(&format!("{arrow}allow")),
+                Verdict::Allow => {}
+                Verdict::Kill => s.push_str(&format!("{arrow}kill")),
+                Verdict::Log => s.push_str(&format!("{arrow}log")),
+                Verdict::Errno(n) => match arch.errno_name(i64::from(n)) {
+                    Some(name) if extra() => s.push_str(&format!("{arrow}errno {name}")),
+                    _ => s.push_str(&format!("{arrow}errno {n}")),
+                },
+            }
             if extra() {
                 s.push_str(" # comment");
             }
