@@ -149,27 +149,23 @@ impl Program {
         if self.always_allows(nr) {
             return Verdict::Allow;
         }
-        let Some(start) = self.first_pred(nr as usize) else {
-            let entry = self.action_entry(nr as usize);
-            if entry != 0 {
-                return self.actions(entry, args);
-            }
-            return self.unlisted_verdict();
+        let start = match self.first_pred(nr as usize) {
+            Some(start) => start,
+            // No allow-only program: the syscall's action rules, if any
+            // (a layer without them pays one load and test here, only for
+            // syscalls it has no allow rule for).
+            None => match self.action_entry(nr as usize) {
+                0 => return self.unlisted_verdict(),
+                e if e >= exit::MIN => return self.exit_verdict(e),
+                e => usize::from(e).wrapping_sub(1),
+            },
         };
-        if self.run(start, args) == ACCEPT {
-            Verdict::Allow
-        } else {
-            self.default_verdict()
+        // One loop for both kinds of program, so that nothing is called.
+        match self.run(start, args) {
+            ACCEPT => Verdict::Allow,
+            REJECT => self.default_verdict(),
+            t => self.exit_verdict(t),
         }
-    }
-
-    /// A syscall's action rules (a constant or a first-match program),
-    /// out of line: a layer without action rules pays one load and test
-    /// for it, only for syscalls it has no allow rule for.
-    #[inline(never)]
-    #[cold]
-    fn actions(&self, entry: u16, args: &[u64; 6]) -> Verdict {
-        self.run_entry(entry, args)
     }
 
     /// Runs an action entry ([`Program::act`]): a constant exit, or

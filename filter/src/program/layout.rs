@@ -77,6 +77,7 @@ pub(crate) mod exit {
 
     /// The verdict of exit `t`; `None` for [`REJECT`](super::REJECT) (the default action)
     /// and for anything that is no exit the compiler writes.
+    #[inline]
     pub(crate) fn verdict(t: u16) -> Option<Verdict> {
         match t {
             ACCEPT => Some(Verdict::Allow),
