@@ -363,6 +363,16 @@ fn allowed(
     if rules.is_empty() {
         return runs(unlisted).then_some("");
     }
+    // Rules are matched in severity order, so `1 => kill` (or errno)
+    // decides every call.
+    let denies_all = rules.iter().any(|r| {
+        r.rsplit_once(" => ").is_some_and(|(expr, action)| {
+            expr.trim() == "1" && !matches!(action.trim(), "allow" | "log")
+        })
+    });
+    if denies_all {
+        return None;
+    }
     // A rule allows when its expression holds, unless it names another
     // action; the default applies when no expression holds.
     let allowing = rules.iter().any(|r| match r.rsplit_once(" => ") {
@@ -543,5 +553,13 @@ mod tests {
         // An event-only layer leaves syscalls alone.
         assert_eq!(warn("file_open: 0\n").len(), HATCHES.len() + 1);
         assert!(warn("default errno EPERM\nptrace: 0\n").is_empty());
+        // Deny-lists (ABI 3): `default allow` lets the unlisted ones run.
+        let w = warn("default allow\nptrace: 1 => kill\nbpf: cmd == 0 => errno EPERM\n");
+        assert_eq!(w.len(), HATCHES.len(), "{w:?}");
+        assert!(!w.iter().any(|l| l.contains(" ptrace")), "{w:?}");
+        assert!(w[0].starts_with("warning: the policy allows process_vm_writev: "));
+        assert!(w
+            .iter()
+            .any(|l| l.starts_with("warning: the policy allows bpf for some arguments")));
     }
 }

@@ -546,10 +546,10 @@ mod tests {
         let m = "strbox: kill comm=a.out pid=42 tid=43 syscall=getpid(39) args=0x0,0x0,0x0,0x0,0x0,0x0 layers=1";
         assert_eq!(parse_kill(m, 42).as_deref(), Some("syscall getpid"));
         assert_eq!(parse_kill(m, 43), None);
-        let m = "strbox: kill comm=x pid=7 tid=7 event=file_open path=\"/etc/passwd\" flags=0o100000 layers=2";
+        let m = "strbox: kill comm=x pid=7 tid=7 event=file_open path=\"/etc/passwd\" flags=0x8000 layers=2";
         assert_eq!(
             parse_kill(m, 7).as_deref(),
-            Some("event file_open path=\"/etc/passwd\" flags=0o100000")
+            Some("event file_open path=\"/etc/passwd\" flags=0x8000")
         );
         // A comm that imitates part of a record.
         let m = "strbox: kill comm=x pid=9 tid=9 pid=5 tid=5 syscall=read(0) args=0x0 layers=1";

@@ -647,6 +647,32 @@ mod tests {
         let p = ev_only.plan(best, Some(1)).unwrap();
         assert_eq!(p.text, None);
         assert!(matches!(p.status.enforced, Enforced::None(_)));
+
+        // Actions and `default allow` need ABI 3: nothing less enforces
+        // them, not even in part.
+        for text in [
+            "default allow\nptrace: 1 => kill\n",
+            "read: fd == 0 => errno EPERM\nread: 1\n",
+        ] {
+            let act = Policy::from_text(text);
+            let r = act.requirements().unwrap();
+            assert_eq!((r.abi, r.actions), (ABI_ACTIONS, true), "{text}");
+            assert_eq!(
+                act.plan(hard, Some(3)).unwrap().status.enforced,
+                Enforced::Full
+            );
+            assert!(matches!(
+                act.plan(hard, Some(2)),
+                Err(Error::AbiTooOld {
+                    have: 2,
+                    need: 3,
+                    ..
+                })
+            ));
+            let p = act.plan(best, Some(2)).unwrap();
+            assert_eq!(p.text, None);
+            assert!(matches!(p.status.enforced, Enforced::None(_)));
+        }
     }
 
     #[test]
