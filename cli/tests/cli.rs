@@ -760,3 +760,17 @@ fn run_best_effort_without_the_module() {
         "SIGPIPE ignored in the program: {ign}"
     );
 }
+
+#[test]
+fn example_policies_check() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/policies");
+    for (file, arch) in [
+        ("stdio.policy", "aarch64"),
+        ("static-tool.policy", "x86_64"),
+    ] {
+        let p = dir.join(file);
+        let o = strbox(&["check", "--arch", arch, p.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", err(&o));
+        assert_eq!(err(&o), "", "{file}: no escape hatch");
+    }
+}
