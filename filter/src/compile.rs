@@ -17,6 +17,18 @@
 //!   next rule for the same syscall. Every target is a later predicate or
 //!   an exit, so the program only moves forward.
 //!
+//! Rules with actions (`=> kill`, `=> log`, `=> errno N`; language v2) are
+//! classified first ([`classify`], per key: the *deciding constant*, i.e.
+//! the most severe rule reduced to `1`; which rules can still decide;
+//! whether any live rule has a non-`allow` action). A key without live
+//! action rules compiles exactly as above (v1). One with them becomes a
+//! *first-match program* ([`action_group`]): its live rules in order of
+//! severity (kill, errno, log, allow; source order within one), each
+//! jumping to its action's exit when true and to the next rule when false,
+//! the last one to the deciding constant's action or `REJECT`; its entry
+//! goes to `act`, not `dispatch`. If no rule is left above the deciding
+//! constant, the key's verdict is that constant (no predicates).
+//!
 //! The same traversal writes the readback code (prefix order, see
 //! [`program::code`](super::program::code)) that the printer reads.
 //!
@@ -142,7 +154,7 @@ pub(crate) struct Frame {
 /// the parser and compiler themselves use only a few hundred bytes of
 /// stack. Made of integers and `bool`s only: zeroed memory is a valid
 /// value, so the kernel can allocate it zeroed; its contents between calls
-/// do not matter. 122 896 bytes ([`Scratch::SIZE`]).
+/// do not matter. 133 160 bytes ([`Scratch::SIZE`]).
 pub struct Scratch {
     /// The parser's output, this module's input.
     pub(crate) tree: Tree,

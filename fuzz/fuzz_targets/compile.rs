@@ -2,7 +2,9 @@
 //! parse + check + compile must never panic; a rejected policy's error
 //! points inside the text; an accepted one evaluates without panicking,
 //! prints, and its printed form compiles to the identical program. Event
-//! rules are evaluated too, with inputs derived from the data.
+//! rules are evaluated too, with inputs derived from the data. Language v2
+//! (`RULE => ACTION`, `default allow`) goes through the same checks; the
+//! dictionary has its tokens.
 #![no_main]
 
 use std::cell::RefCell;
@@ -53,6 +55,12 @@ fuzz_target!(|data: &[u8]| {
                         let v = st.prog.evaluate(nr, &args);
                         let c = evaluate_chain([&*st.prog, &*st.prog], nr, &args);
                         assert_eq!(v, c);
+                        // What ChainSummary builds on: a constant verdict
+                        // (v1's bitmap and defaults, v2's constant action
+                        // rules) never disagrees with evaluating.
+                        if let Some(k) = st.prog.constant_verdict(nr) {
+                            assert_eq!(k, v);
+                        }
                     }
                     // Events: paths cut from the input itself (so globs and
                     // literals meet matching text), or unavailable.

@@ -2,7 +2,7 @@
 //! its parts.
 //!
 //! A [`Program`] is one plain value of fixed size ([`Program::SIZE`] =
-//! 29 784 bytes, checked at compile time to stay ≤ 32 000 so that a layer
+//! 31 848 bytes, checked at compile time to stay ≤ 32 000 so that a layer
 //! fits one 32 KiB kmalloc) made only of integer arrays: all-zero is a
 //! valid, empty program (no rules, default `kill`), so the kernel can
 //! allocate it zeroed and compile into it in place. Its parts:
@@ -12,11 +12,13 @@
 //! | `allow` | 64 B | bitmap over syscall numbers `0..MAX_NR` whose verdict is a constant "allow" (a rule that reduced to `1`): one bit test, no predicate |
 //! | `dispatch` | 1 KiB | per syscall number: 0 = no rule (the default action), else 1 + the index of its first predicate |
 //! | `preds` | 16 KiB | [`MAX_PROGRAM_PREDICATES`] × 16-byte [`Pred`]s |
-//! | `code` | 4 KiB | [`MAX_CODE`] readback units ([`super::code`]) |
+//! | `code` | 5 KiB | [`MAX_CODE`] readback units ([`super::code`]) |
 //! | counters, default | 8 B | predicates and code units in use, default action and errno |
 //! | `ev_dispatch` | 8 B | per [`Event`]: 0 = no predicates, else 1 + the index of its first predicate |
 //! | `pool` | 8 KiB | [`MAX_STRING_BYTES`]: the string and address literals of the event predicates, in predicate order |
 //! | `n_pool`, masks, flag | 5 B | pool bytes in use; events with rules; events allowed outright (a rule reduced to `1`); "syscalls unrestricted" (every rule is an event rule) |
+//! | `act` | 1 KiB | per syscall with action rules (`=> ACTION`): 0 = none; 1 + the first predicate of its first-match program; or an [`exit`] = its constant verdict |
+//! | `ev_act`, `ev_unavail` | 16 B | `act` for the events; per event the exit its rules give when the path is unavailable (0 = the default) |
 //!
 //! Syscalls and events share the predicate array and the readback code
 //! (events after all syscalls), but not the bitmap or the dispatch table:
@@ -190,7 +192,7 @@ mod default_action {
 
 /// One compiled policy layer: allow bitmap, dispatch table, predicates,
 /// readback code, default action (`filter/src/program/layout.rs` documents
-/// each part). Its size is [`Program::SIZE`] bytes (29 784); all-zero is
+/// each part). Its size is [`Program::SIZE`] bytes (31 848); all-zero is
 /// the valid empty program whose default action is `kill`.
 ///
 /// Layout contract for the kernel: `Program` is made only of integers and
