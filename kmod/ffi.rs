@@ -57,8 +57,6 @@ extern "C" {
     pub(crate) fn strbox_tracepoint_synchronize_unregister();
     /// `try_module_get(THIS_MODULE)`.
     pub(crate) fn strbox_module_get() -> bool;
-    /// `module_put(THIS_MODULE)`.
-    pub(crate) fn strbox_module_put();
     /// `task_no_new_privs(current) || ns_capable_noaudit(current_user_ns(), CAP_SYS_ADMIN)`.
     pub(crate) fn strbox_may_install() -> bool;
     /// `task_no_new_privs(t)`.
@@ -167,8 +165,10 @@ impl ModuleRef {
 
 impl Drop for ModuleRef {
     fn drop(&mut self) {
-        // SAFETY: `self` was created by a successful `try_module_get`, so
-        // this puts exactly the reference it owns.
-        unsafe { strbox_module_put() }
+        // SAFETY: `self` was created by a successful `try_module_get` of
+        // this module (`THIS_MODULE`, defined by `module!`), so this puts
+        // exactly the reference it owns. module_put() is exported and may
+        // be called from any context.
+        unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr()) }
     }
 }

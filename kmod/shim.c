@@ -2,8 +2,13 @@
 /*
  * strbox C shim: only what Rust cannot reach on 6.12 -- static inline
  * functions and macros that have no exported symbol and are absent from the
- * Rust bindings. Every function here is a thin wrapper; all logic lives in
- * the Rust crate (strbox_main.rs and its modules).
+ * Rust bindings, structs the bindings leave opaque (struct kprobe,
+ * linux_binprm), and one arch asm stub. Every function here is a thin
+ * wrapper; all logic lives in the Rust crate (strbox_main.rs and its
+ * modules). Exported functions the 6.12 bindings do generate (d_path,
+ * module_put, force_sig, send_sig, free_percpu, ...) are called from Rust
+ * directly; task_work_add() is exported but <linux/task_work.h> is not in
+ * the 6.12 bindings, and init_task_work()/TWA_RESUME come with it.
  */
 #include <linux/binfmts.h>
 #include <linux/capability.h>
@@ -28,7 +33,6 @@ int strbox_task_work_add(struct callback_head *work, task_work_func_t func);
 void strbox_init_rcu_work(struct rcu_work *rwork, work_func_t func);
 void strbox_tracepoint_synchronize_unregister(void);
 bool strbox_module_get(void);
-void strbox_module_put(void);
 bool strbox_may_install(void);
 bool strbox_task_no_new_privs(struct task_struct *t);
 void strbox_task_set_no_new_privs(struct task_struct *t);
@@ -84,15 +88,11 @@ void strbox_tracepoint_synchronize_unregister(void)
 	tracepoint_synchronize_unregister();
 }
 
-/* try_module_get()/module_put() of this module (THIS_MODULE is a macro). */
+/* try_module_get() is a static inline (module_put() is exported: Rust
+ * calls it through the bindings). */
 bool strbox_module_get(void)
 {
 	return try_module_get(THIS_MODULE);
-}
-
-void strbox_module_put(void)
-{
-	module_put(THIS_MODULE);
 }
 
 /* seccomp's rule: no_new_privs, or CAP_SYS_ADMIN in the caller's userns. */
