@@ -21,8 +21,61 @@ fn policy() -> String {
          file_open: path ~ \"{D}/ro/*\" && flags in O_RDONLY|O_CLOEXEC\n\
          file_open: path ~ \"{D}/g?[0-9]x\"\n\
          file_open: path == \"{D}/q\\\"uote\" || path == \"{D}/\\x41bc\"\n\
-         file_open: path ~ \"{D}/n/*\" && path != \"{D}/n/no\"\n"
+         file_open: path ~ \"{D}/n/*\" && path != \"{D}/n/no\"\n\
+         file_open: path ~ \"{D}/long/*\"\n"
     )
+}
+
+/// Directory levels of the long tree and the depth of its shallow file.
+const LONG_LEVELS: usize = 17;
+const SHALLOW_LEVEL: usize = 10;
+
+/// Builds `D/long/A/A/...` (`A` = 250 bytes) with a file `f` at
+/// [`SHALLOW_LEVEL`] (path under 4096 bytes) and at [`LONG_LEVELS`] (path
+/// over PATH_MAX), and returns `O_PATH` fds of those two directories and
+/// the inodes of the two files. The fds are opened before the install
+/// (`O_PATH` opens are not file_open events anyway).
+fn long_tree() -> Result<([RawFd; 2], [u64; 2]), String> {
+    let name = cs(&"a".repeat(250));
+    let mut dir = openat(libc::AT_FDCWD, &cs(D), libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| format!("open {D}: errno {e}"))?;
+    let mut fds = [-1; 2];
+    let mut inos = [0; 2];
+    let mut path = format!("{D}/long");
+    for level in 0..=LONG_LEVELS {
+        let n = if level == 0 { cs("long") } else { name.clone() };
+        // SAFETY: `dir` is an open directory fd and `n` a C string.
+        if unsafe { libc::mkdirat(dir, n.as_ptr(), 0o755) } != 0 {
+            return Err(format!(
+                "mkdirat level {level}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        let next = openat(dir, &n, libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| format!("open level {level}: errno {e}"))?;
+        super::close(dir);
+        dir = next;
+        if level > 0 {
+            path.push('/');
+            path.push_str(&"a".repeat(250));
+        }
+        let slot = match level {
+            SHALLOW_LEVEL => 0,
+            LONG_LEVELS => 1,
+            _ => continue,
+        };
+        let fd = openat(dir, &cs("f"), libc::O_CREAT | libc::O_WRONLY)
+            .map_err(|e| format!("create f at level {level}: errno {e}"))?;
+        inos[slot] = super::fd_ino(fd);
+        super::close(fd);
+        fds[slot] = openat(dir, &cs("."), libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| format!("reopen level {level}: errno {e}"))?;
+    }
+    super::close(dir);
+    if path.len() + 2 <= 4096 {
+        return Err(format!("the long path is only {} bytes", path.len() + 2));
+    }
+    Ok((fds, inos))
 }
 
 /// Every path the test creates (files, relative to `D`).
@@ -64,6 +117,7 @@ pub(super) fn events_file_open_paths() -> TestResult {
     let p = |f: &str| format!("{D}/{f}");
     let deny = Want::Errno(DENY);
     let policy = policy();
+    let (long_fds, long_inos) = long_tree()?;
     spawn(|| {
         install(&policy)?;
         soft_begin();
@@ -104,6 +158,20 @@ pub(super) fn events_file_open_paths() -> TestResult {
         expect_open(&p("ok/link-to-secret"), r, deny)?;
         expect_open(&p("link-to-exact"), r, i("exact"))?;
         expect_open(&p("ok/link-to-a"), r, i("ok/a"))?;
+        // A path longer than PATH_MAX is denied (the hook cannot build it),
+        // never truncated and compared: the deep file matches the allowing
+        // glob's prefix, the shallow one is allowed by it.
+        let f = cs("f");
+        judge(
+            "open at depth 10 (path < PATH_MAX)",
+            openat(long_fds[0], &f, r),
+            Want::Ino(long_inos[0]),
+        )?;
+        judge(
+            "open at depth 17 (path > PATH_MAX)",
+            openat(long_fds[1], &f, r),
+            deny,
+        )?;
         relative(&i, deny)?;
         proc_fd(&p, &i, deny)?;
         openat2(&p, &i, deny)?;
