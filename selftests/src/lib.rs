@@ -8,6 +8,7 @@
 pub mod bad_input;
 pub mod bench_check;
 pub mod child;
+pub mod cli_run;
 pub mod enforce;
 pub mod events;
 pub mod fuzz;
@@ -41,6 +42,7 @@ pub fn all() -> Vec<&'static Test> {
         lifecycle::TESTS,
         tracing::TESTS,
         events::TESTS,
+        cli_run::TESTS,
         seccomp_selftest::TESTS,
         // Before FINAL: its kmemleak scan must see what the fuzz left.
         fuzz::TESTS,

@@ -1,0 +1,185 @@
+//! `strbox run` as a user runs it: the real CLI (`/bin/strbox`) sandboxing
+//! real programs through the real module.
+//!
+//! * `cli_run_only_execve` — under `execve: 1`, `exit_group: 1`,
+//!   `default kill`, a static program that only calls `exit_group(42)`
+//!   exits 42, forked (the default) and with `--exec`: after the install
+//!   strbox itself makes no syscall but execve. The program is a minimal
+//!   ELF written by the test (no libc: its only syscall is `exit_group`).
+//! * `cli_run_kill_reported` — the same policy on a program that makes other
+//!   syscalls: exit status 137 and the syscall named on stderr, read from
+//!   the module's kill record.
+//! * `cli_run_layers` — `-p A -p B` installs two layers, in order.
+
+use std::process::{Command, Output};
+
+use super::{Test, TestResult};
+use crate::ensure;
+
+pub static TESTS: &[Test] = &[
+    Test {
+        name: "cli_run_only_execve",
+        run: cli_run_only_execve,
+    },
+    Test {
+        name: "cli_run_kill_reported",
+        run: cli_run_kill_reported,
+    },
+    Test {
+        name: "cli_run_layers",
+        run: cli_run_layers,
+    },
+];
+
+/// The policy of a program that may do nothing but exist and exit.
+const EXEC_EXIT_ONLY: &str = "execve: 1\nexit_group: 1\ndefault kill\n";
+
+/// A minimal static ELF executable for the native arch whose code is
+/// `exit_group(42)`: one `PT_LOAD` segment, no sections, no interpreter.
+fn exit42_elf() -> Vec<u8> {
+    #[cfg(target_arch = "x86_64")]
+    let (machine, code): (u16, &[u8]) = (
+        62, // EM_X86_64
+        &[
+            0xbf, 42, 0, 0, 0, // mov edi, 42
+            0xb8, 231, 0, 0, 0, // mov eax, 231 (exit_group)
+            0x0f, 0x05, // syscall
+        ],
+    );
+    #[cfg(target_arch = "aarch64")]
+    let (machine, code): (u16, &[u8]) = (
+        183, // EM_AARCH64
+        &[
+            0x40, 0x05, 0x80, 0xd2, // mov x0, #42
+            0xc8, 0x0b, 0x80, 0xd2, // mov x8, #94 (exit_group)
+            0x01, 0x00, 0x00, 0xd4, // svc #0
+        ],
+    );
+    const BASE: u64 = 0x40_0000;
+    const HEADERS: u64 = 64 + 56;
+    let size = HEADERS + code.len() as u64;
+    let mut e = Vec::new();
+    e.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]); // 64-bit, LE, v1
+    e.extend_from_slice(&[0; 8]);
+    e.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    e.extend_from_slice(&machine.to_le_bytes());
+    e.extend_from_slice(&1u32.to_le_bytes()); // EV_CURRENT
+    e.extend_from_slice(&(BASE + HEADERS).to_le_bytes()); // entry
+    e.extend_from_slice(&64u64.to_le_bytes()); // phoff
+    e.extend_from_slice(&0u64.to_le_bytes()); // shoff
+    e.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for half in [64u16, 56, 1, 64, 0, 0] {
+        // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        e.extend_from_slice(&half.to_le_bytes());
+    }
+    e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    e.extend_from_slice(&5u32.to_le_bytes()); // PF_R | PF_X
+    e.extend_from_slice(&0u64.to_le_bytes()); // offset
+    e.extend_from_slice(&BASE.to_le_bytes()); // vaddr
+    e.extend_from_slice(&BASE.to_le_bytes()); // paddr
+    e.extend_from_slice(&size.to_le_bytes()); // filesz
+    e.extend_from_slice(&size.to_le_bytes()); // memsz
+    e.extend_from_slice(&0x1000u64.to_le_bytes()); // align
+    e.extend_from_slice(code);
+    e
+}
+
+/// Writes `text` to `path` with `mode`.
+fn write(path: &str, text: &[u8], mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).map_err(|e| format!("write {path}: {e}"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("chmod {path}: {e}"))
+}
+
+/// Runs `/bin/strbox ARGS` and collects its output.
+fn strbox(args: &[&str]) -> Result<Output, String> {
+    Command::new("/bin/strbox")
+        .args(args)
+        .output()
+        .map_err(|e| format!("/bin/strbox: {e}"))
+}
+
+fn describe(o: &Output) -> String {
+    format!(
+        "{:?}, stdout {:?}, stderr {:?}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn cli_run_only_execve() -> TestResult {
+    let prog = "/tmp/strbox-exit42";
+    let pol = "/tmp/strbox-exec-exit.policy";
+    write(prog, &exit42_elf(), 0o755)?;
+    write(pol, EXEC_EXIT_ONLY.as_bytes(), 0o644)?;
+    // Unsandboxed first: the program itself is sound.
+    let st = Command::new(prog)
+        .status()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    ensure!(st.code() == Some(42), "{prog} alone: {st:?}");
+    for mode in [&[][..], &["--exec"][..]] {
+        let mut args = vec!["run", "-p", pol];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["--", prog]);
+        let out = strbox(&args)?;
+        ensure!(
+            out.status.code() == Some(42),
+            "strbox {}: {} (strbox made a syscall other than execve after the install?)",
+            args.join(" "),
+            describe(&out)
+        );
+    }
+    Ok(())
+}
+
+fn cli_run_kill_reported() -> TestResult {
+    let pol = "/tmp/strbox-exec-exit.policy";
+    write(pol, EXEC_EXIT_ONLY.as_bytes(), 0o644)?;
+    // strbox itself (a static Rust program) makes startup syscalls.
+    let out = strbox(&["run", "-p", pol, "--", "/bin/strbox", "show"])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.code() == Some(137) && err.contains("killed by policy: syscall "),
+        "strbox run under {EXEC_EXIT_ONLY:?}: {}",
+        describe(&out)
+    );
+    // The syscall it names is the program's, not execve or exit_group.
+    let named = err
+        .split("killed by policy: syscall ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or("");
+    ensure!(
+        !named.is_empty() && !named.starts_with("execve") && !named.starts_with("exit_group"),
+        "the report names {named:?}: {}",
+        describe(&out)
+    );
+    Ok(())
+}
+
+fn cli_run_layers() -> TestResult {
+    let a = "/tmp/strbox-layer-a.policy";
+    let b = "/tmp/strbox-layer-b.policy";
+    write(a, b"default allow\nptrace: 1 => errno EPERM\n", 0o644)?;
+    write(b, b"default allow\nkexec_load: 1 => kill\n", 0o644)?;
+    let out = strbox(&["run", "-p", a, "-p", b, "--", "/bin/strbox", "show"])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "strbox run -p A -p B: {}",
+        describe(&out)
+    );
+    let first = text.find("# strbox layer 1/2");
+    let second = text.find("# strbox layer 2/2");
+    let (Some(first), Some(second)) = (first, second) else {
+        return Err(format!("two layers expected: {text:?}"));
+    };
+    let (one, two) = (&text[first..second], &text[second..]);
+    ensure!(
+        one.contains("ptrace: 1 => errno") && two.contains("kexec_load: 1 => kill"),
+        "layers out of order or missing: {text:?}"
+    );
+    Ok(())
+}
