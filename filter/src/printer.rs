@@ -76,7 +76,7 @@ impl Program {
             syscall_lines = true;
             if let Some(pred_pos) = first {
                 self.print_group(sys.name, Names::Syscall(sys), &mut code_pos, pred_pos, w)?;
-            } else if entry == 0 || self.always_allows(nr) {
+            } else if self.always_allows(nr) {
                 writeln!(w, "{}: 1", sys.name)?;
             } else {
                 self.print_actions(arch, sys.name, Names::Syscall(sys), entry, &mut code_pos, w)?;

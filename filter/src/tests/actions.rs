@@ -382,6 +382,9 @@ fn rejections_point_at_the_culprit() {
         caret("read: fd == 0 => kill && fd == 1"),
         (E::ExpectedEndOfLine, 23)
     );
+    // `=` alone is no arrow.
+    assert_eq!(caret("read: fd == 0 = kill"), (E::ExpectedLogicalOp, 15));
+    assert_eq!(caret("read: fd == 0 =\n"), (E::ExpectedLogicalOp, 15));
     // `=>` inside parentheses, or where an operator or value belongs.
     assert_eq!(caret("read: (fd == 0 => kill)"), (E::UnbalancedOpen, 7));
     assert_eq!(caret("read: fd => 1"), (E::InvalidOperator, 10));
@@ -431,6 +434,17 @@ fn exits_and_corrupt_action_tables() {
     assert_eq!(p.exit_verdict(REJECT), Verdict::Errno(1));
     assert_eq!(p.exit_verdict(0xf123), Verdict::Errno(1));
     assert_eq!(p.exit_verdict(exit::ERRNO | 13), Verdict::Errno(13));
+    // An action entry that is no exit the compiler writes: the default,
+    // as evaluation says.
+    let mut q = ok("default errno EPERM\nread: 1 => kill\n");
+    assert_eq!(q.constant_verdict(0), Some(Verdict::Kill));
+    for bad in [exit::ERRNO, 0xf000, 0xfffb] {
+        q.act[0] = bad;
+        assert_eq!(q.constant_verdict(0), Some(Verdict::Errno(1)), "{bad:#x}");
+        assert_eq!(q.evaluate(0, &[0; 6]), Verdict::Errno(1), "{bad:#x}");
+    }
+    q.act[0] = exit::MIN - 1;
+    assert_eq!(q.constant_verdict(0), None);
     // Garbage entries and targets: evaluation ends, printing fails cleanly.
     let mut rng = super::property::Rng::new(5);
     for _ in 0..500 {
@@ -459,4 +473,58 @@ fn exits_and_corrupt_action_tables() {
         let mut s = String::new();
         let _ = q.print(&TEST_ARCH, &mut s);
     }
+}
+
+/// The readback code limit with action rules: one unit per rule for its
+/// action, and one per syscall for the constant rule that ends its
+/// program. 256 syscalls x (`(a || b) && (c || d) => kill` + `1 => log`)
+/// fill both the predicates (1024) and the code (256 x (1 + 8 + 1) =
+/// 2560) exactly; 257 syscalls with as many predicates need two units
+/// more, and the error names the first rule in source order that does not
+/// fit.
+#[test]
+fn code_limit_with_actions() {
+    use crate::limits::{MAX_CODE, MAX_PROGRAM_PREDICATES};
+    let names: Vec<&str> = X86_64
+        .syscalls
+        .iter()
+        .filter(|s| s.nr < 512)
+        .map(|s| s.name)
+        .take(257)
+        .collect();
+    assert_eq!(names.len(), 257);
+    let rule = |name: &str, preds: usize| match preds {
+        4 => std::format!("{name}: (arg0 == 0 || arg0 == 1) && (arg1 == 0 || arg1 == 1) => kill\n"),
+        _ => std::format!("{name}: arg0 == 0 || arg0 == 1 => kill\n"),
+    };
+    // The rules, then the constants in reverse order of the syscalls.
+    let policy = |groups: &[(&str, usize)], constants: bool| {
+        let mut src = String::new();
+        for (name, n) in groups {
+            src.push_str(&rule(name, *n));
+        }
+        for (name, _) in groups.iter().rev().filter(|_| constants) {
+            src.push_str(&std::format!("{name}: 1 => log\n"));
+        }
+        src
+    };
+    let full: Vec<(&str, usize)> = names[..256].iter().map(|&n| (n, 4)).collect();
+    let p = x86(&policy(&full, true));
+    assert_eq!(p.predicate_count(), MAX_PROGRAM_PREDICATES);
+    assert_eq!(p.code_len(), MAX_CODE);
+    assert_eq!(*x86(&print_for(&X86_64, &p)), *p);
+    // 255 x 4 + 2 x 2 predicates; 255 x 10 + 2 x 6 = 2562 units.
+    let mut over: Vec<(&str, usize)> = names[..255].iter().map(|&n| (n, 4)).collect();
+    over.push((names[255], 2));
+    over.push((names[256], 2));
+    let e = compile_for(&X86_64, &policy(&over, true)).expect_err("two units too many");
+    // 257 rules (2305 units), then 255 constants fit; the 256th does not.
+    assert_eq!(
+        (e.code, e.line),
+        (ErrorCode::ProgramTooLarge, 257 + 256),
+        "{e}"
+    );
+    // Without the constants, the same rules fit.
+    let p = x86(&policy(&over, false));
+    assert_eq!(p.code_len(), 257 + 2 * MAX_PROGRAM_PREDICATES);
 }
