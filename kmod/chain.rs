@@ -13,6 +13,7 @@ use core::iter;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::alloc::KVBox;
+use kernel::bindings;
 use kernel::sync::Arc;
 
 use crate::filter::{
@@ -148,13 +149,32 @@ impl Layer {
         evaluate_event_chain(self.iter().map(|l| l.program()), event, input)
     }
 
-    /// The combined default action of the chain: what a syscall that no
-    /// layer can judge (another ABI) gets.
-    pub(crate) fn default_verdict(&self) -> Verdict {
+    /// What the chain gives a syscall of another ABI (ia32, x32,
+    /// AArch32), which no rule can name: each layer's
+    /// [`compat_verdict`], combined as usual.
+    pub(crate) fn compat_verdict(&self) -> Verdict {
         // Newest first: `acc` holds the newer layers' verdict.
         self.iter().fold(Verdict::Allow, |acc, l| {
-            l.program.default_verdict().combine(acc)
+            compat_verdict(l.program()).combine(acc)
         })
+    }
+}
+
+/// One layer's verdict for a syscall of another ABI:
+///
+/// * a layer that restricts no syscall (all its rules are event rules)
+///   lets it run: its events are judged at the LSM hooks whatever the ABI;
+/// * a deny-list layer (`default allow`) refuses it with `ENOSYS`: its
+///   rules cannot be applied to a number they do not name, and letting the
+///   call run would let `int $0x80` step around them (fail closed);
+/// * any other layer gives its default action.
+fn compat_verdict(p: &Program) -> Verdict {
+    if p.syscalls_unrestricted() {
+        return Verdict::Allow;
+    }
+    match p.default_verdict() {
+        Verdict::Allow => Verdict::Errno(bindings::ENOSYS as u16),
+        v => v,
     }
 }
 

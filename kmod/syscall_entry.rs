@@ -120,8 +120,9 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
     };
     let verdict = if !native {
         // ia32/x32/AArch32: the policy's rules name native numbers, so no
-        // rule applies; fail closed with the chain's default action.
-        chain.default_verdict()
+        // rule applies; fail closed (each layer's default action, ENOSYS
+        // for a deny-list, allowed only by event-only layers).
+        chain.compat_verdict()
     } else if let Some(v) = chain.constant_verdict(id as u32) {
         // No layer looks at this syscall's arguments: one load.
         v

@@ -53,7 +53,45 @@ pub(super) fn abi_switch() -> TestResult {
         check!(false, "int80 returned {r}");
         Ok(())
     })?
-    .killed_by(libc::SIGKILL, "int80 under default kill")
+    .killed_by(libc::SIGKILL, "int80 under default kill")?;
+    // A deny-list cannot be stepped around through ia32: its compat calls
+    // fail with ENOSYS (its rules name native syscalls only).
+    spawn(|| {
+        install("default allow\ngetpid: 1 => errno 77\n")?;
+        let r = getpid();
+        check!(r == Err(77), "native getpid under the deny-list = {r:?}");
+        check!(getppid_ok(), "native getppid under the deny-list denied");
+        let r = int80(IA32_GETPID);
+        check!(
+            r == -i64::from(libc::ENOSYS),
+            "int80 getpid under a deny-list = {r}"
+        );
+        let r = sc(X32_BIT | libc::SYS_getpid, [0; 6]);
+        check!(
+            r == Err(libc::ENOSYS),
+            "x32 getpid under a deny-list = {r:?}"
+        );
+        Ok(())
+    })?
+    .ok("deny-list child")?;
+    // A layer with event rules only restricts no syscall, whatever the ABI.
+    spawn(|| {
+        install("default errno 77\nfile_open: path == \"/nonexistent\"\n")?;
+        let pid = getpid();
+        let r = int80(IA32_GETPID);
+        check!(
+            pid == Ok(r),
+            "int80 getpid under an event-only layer = {r}, getpid {pid:?}"
+        );
+        Ok(())
+    })?
+    .ok("event-only child")
+}
+
+/// Whether the native getppid succeeds.
+#[cfg(target_arch = "x86_64")]
+fn getppid_ok() -> bool {
+    crate::child::getppid().is_ok()
 }
 
 #[cfg(not(target_arch = "x86_64"))]
