@@ -29,6 +29,7 @@
 //! (or the module is missing, without `--best-effort`), 127 when CMD is not
 //! found, 126 when it is not executable.
 
+mod learn;
 mod run;
 
 use std::io::{IsTerminal, Read, Write};
@@ -117,6 +118,23 @@ enum Command {
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<String>,
     },
+    /// Run CMD and every process it starts under ptrace, record their
+    /// syscalls, and write the smallest policy that lets the same run pass.
+    ///
+    /// Works without the strbox module. Exits with CMD's status (128+N
+    /// when signal N killed it); see docs/learn.md.
+    Learn {
+        /// Write the policy to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// The default action for what the run did not do: `errno EPERM`
+        /// (another errno name may follow `errno`) or `kill`.
+        #[arg(long = "default", value_name = "ACTION", num_args = 1..=2, default_values = ["errno", "EPERM"])]
+        default: Vec<String>,
+        /// The command and its arguments.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        cmd: Vec<String>,
+    },
     /// Print this process's installed layers, oldest first.
     Show,
     /// List the syscalls (number, argument names and C types) and the
@@ -178,6 +196,9 @@ fn main() -> ExitCode {
                     cmd,
                 })
             }
+        }
+        Command::Learn { out, default, cmd } => {
+            learn::learn(learn::LearnOpts { out, default, cmd })
         }
         Command::Show => show().map(|()| 0),
         Command::Syscalls { arch, name } => syscalls(arch.as_deref(), name.as_deref()).map(|()| 0),
