@@ -13,6 +13,9 @@
 //!   [-p POLICY]... [FILE] -- CMD [ARGS...]`: check every policy, find CMD,
 //!   then (in a forked child, or in strbox itself with `--exec`) install
 //!   one layer per policy, in order, and execve CMD (see `run.rs`).
+//! * `strbox learn [-o FILE] [--default errno EPERM|kill] -- CMD [ARGS...]`:
+//!   trace CMD and its tasks with ptrace, write the policy that lets the
+//!   run pass (see `learn.rs`, docs/learn.md).
 //! * `strbox show`: print the calling process's layers (`PR_SECCOMP_GET`).
 //! * `strbox syscalls [--arch A] [NAME]`: the syscall table (numbers,
 //!   argument names and C types) and the LSM-hook events with their fields.
