@@ -513,6 +513,20 @@ fn code_limit_with_actions() {
     assert_eq!(p.predicate_count(), MAX_PROGRAM_PREDICATES);
     assert_eq!(p.code_len(), MAX_CODE);
     assert_eq!(*x86(&print_for(&X86_64, &p)), *p);
+    // Rules that compile to nothing take no room: a `0` rule, constants
+    // that do not decide, a rule hidden by its constant, a v1 constant.
+    let extra = std::format!(
+        "{a}: 0 => kill\n{b}: 1 => allow\n{b}: 1\n{c}: arg0 == 7 => log\n{d}: 1\n",
+        a = names[0],
+        b = names[1],
+        c = names[2],
+        d = names[256],
+    );
+    let q = x86(&(policy(&full, true) + &extra));
+    assert_eq!(
+        (q.predicate_count(), q.code_len()),
+        (MAX_PROGRAM_PREDICATES, MAX_CODE)
+    );
     // 255 x 4 + 2 x 2 predicates; 255 x 10 + 2 x 6 = 2562 units.
     let mut over: Vec<(&str, usize)> = names[..255].iter().map(|&n| (n, 4)).collect();
     over.push((names[255], 2));
