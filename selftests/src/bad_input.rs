@@ -121,7 +121,8 @@ fn bad_policy_text() -> TestResult {
         ),
         (
             "unknown_action",
-            b"default allow\n",
+            // (`default allow` is an action since language v2 / ABI 3.)
+            b"default deny\n",
             libc::EINVAL,
             ErrorCode::UnknownAction,
             8,
