@@ -156,16 +156,7 @@ struct Parser<'a> {
 }
 
 fn width_signed(t: ArgType) -> (u32, bool) {
-    match t {
-        ArgType::U8 => (8, false),
-        ArgType::I8 => (8, true),
-        ArgType::U16 => (16, false),
-        ArgType::I16 => (16, true),
-        ArgType::U32 => (32, false),
-        ArgType::I32 => (32, true),
-        ArgType::U64 | ArgType::Ptr => (64, false),
-        ArgType::I64 => (64, true),
-    }
+    t.width_signed()
 }
 
 impl Parser<'_> {

@@ -152,16 +152,7 @@ fn kind(name: &str, ty: ArgType) -> Kind {
 
 /// Width in bits and signedness of an integer type.
 fn width(ty: ArgType) -> (u32, bool) {
-    match ty {
-        ArgType::U8 => (8, false),
-        ArgType::I8 => (8, true),
-        ArgType::U16 => (16, false),
-        ArgType::I16 => (16, true),
-        ArgType::U32 => (32, false),
-        ArgType::I32 => (32, true),
-        ArgType::U64 | ArgType::Ptr => (64, false),
-        ArgType::I64 => (64, true),
-    }
+    ty.width_signed()
 }
 
 /// The register's bits that the C type keeps (what the filter compares).

@@ -32,6 +32,7 @@
 //! (or the module is missing, without `--best-effort`), 127 when CMD is not
 //! found, 126 when it is not executable.
 
+mod exec_args;
 mod learn;
 mod run;
 

@@ -25,6 +25,7 @@ use strbox::abi::{
 };
 use strbox::{Compatibility, Enforced, Policy};
 
+use crate::exec_args::ExecArgs;
 use crate::{report_error, Exit};
 
 /// What `strbox run` was asked to do.
@@ -62,15 +63,10 @@ const STAGE_EXEC: u32 = 3;
 
 /// Everything the child needs, built before the fork.
 struct Prepared {
-    path: CString,
-    argv: Vec<*const libc::c_char>,
-    envp: Vec<*const libc::c_char>,
+    exec: ExecArgs,
     /// One `struct strbox_set_args` per layer.
     args: Vec<[u8; STRBOX_SET_ARGS_SIZE_VER0]>,
     nnp: bool,
-    // Owners of what the pointers above point to.
-    _argv: Vec<CString>,
-    _envp: Vec<CString>,
 }
 
 /// A policy and the name it was given on the command line.
@@ -328,30 +324,7 @@ fn prepare(
     layers: &[Layer],
     report: *mut Report,
 ) -> Result<Prepared, Exit> {
-    let cstr = |b: &[u8]| {
-        CString::new(b)
-            .map_err(|_| crate::usage_error("an argument or variable contains a NUL byte"))
-    };
-    let path = cstr(path.as_os_str().as_bytes())?;
-    let argv: Vec<CString> = o
-        .cmd
-        .iter()
-        .map(|a| cstr(a.as_bytes()))
-        .collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstr(&kv)
-        })
-        .collect::<Result<_, _>>()?;
-    let ptrs = |v: &[CString]| {
-        v.iter()
-            .map(|c| c.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect::<Vec<_>>()
-    };
+    let exec = ExecArgs::new(path, &o.cmd)?;
     let flags = if o.tsync { STRBOX_SET_TSYNC } else { 0 };
     // SAFETY: only the address of the record field is taken.
     let record = unsafe { std::ptr::addr_of_mut!((*report).record) } as u64;
@@ -369,13 +342,9 @@ fn prepare(
         })
         .collect();
     Ok(Prepared {
-        argv: ptrs(&argv),
-        envp: ptrs(&envp),
-        path,
+        exec,
         args,
         nnp: o.nnp,
-        _argv: argv,
-        _envp: envp,
     })
 }
 
@@ -414,7 +383,11 @@ unsafe fn install_and_exec(p: &Prepared, report: *mut Report) {
             return;
         }
     }
-    libc::execve(p.path.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
+    libc::execve(
+        p.exec.path.as_ptr(),
+        p.exec.argv.as_ptr(),
+        p.exec.envp.as_ptr(),
+    );
     fail(STAGE_EXEC, 0);
 }
 

@@ -6,19 +6,15 @@
 
 use super::uapi::tables::ArgType;
 
-/// Width of a type in bits.
+/// Width of a type in bits ([`ArgType::width_signed`], the one
+/// definition).
 pub(crate) fn width(ty: ArgType) -> u32 {
-    match ty {
-        ArgType::U8 | ArgType::I8 => 8,
-        ArgType::U16 | ArgType::I16 => 16,
-        ArgType::U32 | ArgType::I32 => 32,
-        ArgType::U64 | ArgType::I64 | ArgType::Ptr => 64,
-    }
+    ty.width_signed().0
 }
 
 /// Whether a type is signed.
 pub(crate) fn signed(ty: ArgType) -> bool {
-    matches!(ty, ArgType::I8 | ArgType::I16 | ArgType::I32 | ArgType::I64)
+    ty.width_signed().1
 }
 
 /// `64 - width(ty)`: how far the type's bits sit below the top of a register.

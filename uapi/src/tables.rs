@@ -28,6 +28,25 @@ pub enum ArgType {
     Ptr,
 }
 
+impl ArgType {
+    /// Width in bits and signedness: how many low bits of the register
+    /// the C type keeps, and whether they are read as two's complement.
+    /// The one definition the filter engine, the benchmark's BPF
+    /// generator, the guest fuzzer and `strbox learn` share.
+    pub const fn width_signed(self) -> (u32, bool) {
+        match self {
+            ArgType::U8 => (8, false),
+            ArgType::I8 => (8, true),
+            ArgType::U16 => (16, false),
+            ArgType::I16 => (16, true),
+            ArgType::U32 => (32, false),
+            ArgType::I32 => (32, true),
+            ArgType::U64 | ArgType::Ptr => (64, false),
+            ArgType::I64 => (64, true),
+        }
+    }
+}
+
 /// One declared argument of a syscall.
 #[derive(Clone, Copy, Debug)]
 pub struct Arg {

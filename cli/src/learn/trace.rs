@@ -179,31 +179,7 @@ pub fn run(cmd: &[String], arch: &'static Arch) -> Result<Trace, Exit> {
         eprintln!("strbox: learn: {}: {why}", cmd[0]);
         Exit(code)
     })?;
-    let cstr = |b: &[u8]| {
-        CString::new(b)
-            .map_err(|_| crate::usage_error("an argument or variable contains a NUL byte"))
-    };
-    let c_path = cstr(path.as_os_str().as_bytes())?;
-    let c_argv: Vec<CString> = cmd
-        .iter()
-        .map(|a| cstr(a.as_bytes()))
-        .collect::<Result<_, _>>()?;
-    let c_envp: Vec<CString> = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            cstr(&kv)
-        })
-        .collect::<Result<_, _>>()?;
-    let ptrs = |v: &[CString]| {
-        v.iter()
-            .map(|c| c.as_ptr())
-            .chain(std::iter::once(std::ptr::null()))
-            .collect::<Vec<_>>()
-    };
-    let argv = ptrs(&c_argv);
-    let envp = ptrs(&c_envp);
+    let exec = crate::exec_args::ExecArgs::new(&path, cmd)?;
 
     // SAFETY: the child only makes async-signal-safe calls on memory
     // prepared above, then `execve` or `_exit`.
@@ -223,7 +199,7 @@ pub fn run(cmd: &[String], arch: &'static Arch) -> Result<Trace, Exit> {
                 libc::_exit(CHILD_TRACEME_FAILED);
             }
             libc::kill(libc::getpid(), libc::SIGSTOP);
-            libc::execve(c_path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+            libc::execve(exec.path.as_ptr(), exec.argv.as_ptr(), exec.envp.as_ptr());
             let e = *libc::__errno_location();
             libc::_exit(if e == libc::ENOENT { 127 } else { 126 });
         }

@@ -167,16 +167,7 @@ pub(super) fn mutate(rng: &mut Rng, base: &[u8], other: &[u8], dict: &[Vec<u8>])
 
 /// A value for an argument of type `ty` (usually in range).
 fn gen_value(rng: &mut Rng, arch: &Arch, ty: ArgType) -> String {
-    let (bits, signed) = match ty {
-        ArgType::U8 => (8, false),
-        ArgType::I8 => (8, true),
-        ArgType::U16 => (16, false),
-        ArgType::I16 => (16, true),
-        ArgType::U32 => (32, false),
-        ArgType::I32 => (32, true),
-        ArgType::U64 | ArgType::Ptr => (64, false),
-        ArgType::I64 => (64, true),
-    };
+    let (bits, signed) = ty.width_signed();
     let max = if bits == 64 {
         u64::MAX
     } else {
