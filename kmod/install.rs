@@ -29,11 +29,12 @@ use kernel::uaccess::UserSlice;
 use crate::chain::{Layer, LimitError};
 use crate::ffi::{self, ModuleRef};
 use crate::filter::{compile, ChainSummary, Error as PolicyError, ErrorCode, Program, Scratch};
+use crate::regs::SyscallRegs;
 use crate::task_state::{self, EntrySlot};
 use crate::uapi::abi::{
     StrboxError, StrboxSetArgs, LAYER_HEADER_PREFIX, MAX_LAYERS, MAX_POLICY_BYTES, PR_SECCOMP_GET,
-    PR_SECCOMP_SET, STRBOX_ABI_VERSION,
-    STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0, STRBOX_SET_FLAGS_ALL, STRBOX_SET_TSYNC,
+    PR_SECCOMP_SET, STRBOX_ABI_VERSION, STRBOX_SET_ARGS_SIZE_MAX, STRBOX_SET_ARGS_SIZE_VER0,
+    STRBOX_SET_FLAGS_ALL, STRBOX_SET_TSYNC,
 };
 use crate::uapi::tables::NATIVE;
 
@@ -48,7 +49,7 @@ struct PendingCall {
     head: bindings::callback_head,
     /// The syscall's register frame (the task's own, stable until it
     /// returns to user mode, which the work runs before).
-    regs: *mut bindings::pt_regs,
+    regs: SyscallRegs,
     /// `PR_SECCOMP_SET`, `PR_SECCOMP_GET` or `PR_STRBOX_ABI_VERSION`.
     option: u32,
     /// prctl arg2.
@@ -62,12 +63,7 @@ struct PendingCall {
 /// Queues `option` for the current task. Called by the prctl kprobe
 /// (atomic context). `Ok(false)`: the module is being unloaded and does not
 /// claim the call.
-pub(crate) fn queue(
-    option: u32,
-    arg2: u64,
-    arg3: u64,
-    regs: *mut bindings::pt_regs,
-) -> Result<bool> {
+pub(crate) fn queue(option: u32, arg2: u64, arg3: u64, regs: SyscallRegs) -> Result<bool> {
     let Some(module) = ModuleRef::try_get() else {
         return Ok(false);
     };
@@ -117,9 +113,8 @@ unsafe extern "C" fn run_call(head: *mut bindings::callback_head) {
         },
         _ => STRBOX_ABI_VERSION as c_long,
     };
-    // SAFETY: `regs` is the current task's syscall frame; the task has not
-    // returned to user mode yet.
-    unsafe { ffi::strbox_syscall_set_return(call.regs, ret) };
+    // The task has not returned to user mode yet: the work runs before.
+    call.regs.set_return(ret);
     // Dropping `call` puts its module reference: nothing of ours runs after
     // this but the return.
     drop(call);
@@ -319,7 +314,10 @@ fn commit(program: KVBox<Program>, tsync: bool) -> Result<(), Failure> {
     };
     loop {
         while slots.len() < want {
-            slots.push(Some(task_state::alloc_slot(GFP_KERNEL_ACCOUNT)?), GFP_KERNEL_ACCOUNT)?;
+            slots.push(
+                Some(task_state::alloc_slot(GFP_KERNEL_ACCOUNT)?),
+                GFP_KERNEL_ACCOUNT,
+            )?;
         }
         // Lock order: registry lock, then the siglock. The siglock is taken
         // from interrupts (signals from timers), so it must never be held

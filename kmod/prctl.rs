@@ -20,8 +20,8 @@
 use kernel::bindings;
 use kernel::ffi::{c_int, c_void};
 
-use crate::ffi;
 use crate::install;
+use crate::regs::SyscallRegs;
 use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION};
 
 /// The kprobe pre-handler of the native prctl syscall.
@@ -31,16 +31,15 @@ use crate::uapi::abi::{PR_SECCOMP_GET, PR_SECCOMP_SET, PR_STRBOX_ABI_VERSION};
 /// Called by kprobes only, at the entry of the prctl syscall's wrapper, in
 /// the context of the calling task.
 pub(crate) unsafe extern "C" fn on_prctl(_kp: *mut c_void, _regs: *mut bindings::pt_regs) -> c_int {
-    // SAFETY: in syscall context `current_pt_regs()` is the task's user
-    // register frame, valid until it returns to user mode.
-    let regs = unsafe { ffi::strbox_current_regs() };
-    let mut args = [0u64; 6];
-    // SAFETY: `regs` is the current syscall's frame; the shim only reads
-    // it. `get_current()` is always valid in task context.
-    let native = unsafe {
-        ffi::strbox_syscall_args(regs, args.as_mut_ptr());
-        crate::syscall_entry::native_abi(bindings::get_current(), regs)
-    };
+    // SAFETY: at the entry of the prctl syscall of the current task; the
+    // frame is used (here and by the queued task work) before it returns
+    // to user mode.
+    let regs = unsafe { SyscallRegs::current() };
+    let args = regs.args();
+    // SAFETY: `get_current()` is always valid in task context, and `regs`
+    // is its syscall frame.
+    let native =
+        unsafe { crate::syscall_entry::native_abi(bindings::get_current(), regs.as_ptr()) };
     if native && wants_claim(&args) {
         // On failure (module going away, no memory for the 64-byte record
         // in atomic context) the real prctl's EINVAL stands.

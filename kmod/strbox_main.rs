@@ -17,6 +17,7 @@
 //! * [`prctl`]: claims the strbox prctl options (a kprobe on prctl).
 //! * [`install`]: `PR_SECCOMP_SET`/`PR_SECCOMP_GET` as task work (copy,
 //!   compile, atomic install, TSYNC, read-back).
+//! * [`regs`]: the current syscall's register frame, wrapped.
 //! * [`report`]: the kernel-log records of `log`/`kill` verdicts (per-layer
 //!   rate limits, escaped text).
 //! * [`chain`]: immutable reference-counted layers.
@@ -50,6 +51,7 @@ mod ffi;
 mod fork_exit;
 mod install;
 mod prctl;
+mod regs;
 mod report;
 mod selective;
 mod syscall_entry;

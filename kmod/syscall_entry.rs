@@ -18,8 +18,8 @@
 use kernel::bindings;
 use kernel::ffi::{c_long, c_void};
 
-use crate::ffi;
 use crate::filter::Verdict;
+use crate::regs::SyscallRegs;
 use crate::report::{self, Recorded};
 use crate::selective;
 use crate::task_state::{self, RcuReadSide};
@@ -108,13 +108,14 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
     }
     // SAFETY: `task` is current and `regs` its syscall frame.
     let native = unsafe { native_abi(task, regs) };
+    // SAFETY: the tracepoint's `regs` is the current task's frame, used
+    // only during this probe.
+    let frame = unsafe { SyscallRegs::from_raw(regs) };
     let mut args = [0u64; 6];
     let mut have_args = false;
     let mut read_args = |args: &mut [u64; 6]| {
         if !have_args {
-            // SAFETY: `regs` is the current syscall's frame; the shim only
-            // reads it.
-            unsafe { ffi::strbox_syscall_args(regs, args.as_mut_ptr()) };
+            *args = frame.args();
             have_args = true;
         }
     };
@@ -136,22 +137,17 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
             read_args(&mut args);
             report::record(Recorded::Log, task, id, native, &args, chain);
         }
-        Verdict::Errno(e) => {
-            // SAFETY: `regs` is the current syscall's frame.
-            unsafe { ffi::strbox_syscall_skip(regs, -(e as c_long)) };
-        }
+        Verdict::Errno(e) => frame.skip(-(e as c_long)),
         Verdict::Kill => {
             read_args(&mut args);
             report::record(Recorded::Kill, task, id, native, &args, chain);
             // The syscall must not run: skip it, then kill the whole
             // thread group (SIGKILL cannot be caught, blocked or ignored;
             // the task dies on its way back to user).
-            // SAFETY: `regs` is the current syscall's frame;
-            // force_sig(SIGKILL) may be called in atomic context.
-            unsafe {
-                ffi::strbox_syscall_skip(regs, -(bindings::EPERM as c_long));
-                bindings::force_sig(bindings::SIGKILL as i32);
-            }
+            frame.skip(-(bindings::EPERM as c_long));
+            // SAFETY: force_sig(SIGKILL) on current may be called in atomic
+            // context.
+            unsafe { bindings::force_sig(bindings::SIGKILL as i32) };
         }
     }
 }

@@ -25,8 +25,8 @@ use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_void};
 use kernel::prelude::*;
 
-use crate::ffi;
 use crate::filter::Verdict;
+use crate::regs::SyscallRegs;
 use crate::report::{self, Recorded};
 use crate::task_state::{self, RcuReadSide};
 use crate::uapi::tables::NATIVE;
@@ -70,12 +70,10 @@ pub(crate) unsafe extern "C" fn on_emulate_vsyscall(_data: *mut c_void, nr: c_in
     let Some(chain) = task_state::lookup(&rcu, task) else {
         return;
     };
-    // SAFETY: a user-mode fault: current's user register frame is valid
-    // and is the frame `emulate_vsyscall()` works on.
-    let regs = unsafe { ffi::strbox_current_regs() };
-    let mut args = [0u64; 6];
-    // SAFETY: `regs` is valid (above) and `args` has room for six values.
-    unsafe { ffi::strbox_syscall_args(regs, args.as_mut_ptr()) };
+    // SAFETY: a user-mode fault of the current task: its user register
+    // frame is the one `emulate_vsyscall()` works on, used only here.
+    let regs = unsafe { SyscallRegs::current() };
+    let args = regs.args();
     match chain.evaluate(id, &args) {
         Verdict::Allow => {}
         Verdict::Log => report::record(Recorded::Log, task, id as c_long, true, &args, chain),
@@ -86,7 +84,7 @@ pub(crate) unsafe extern "C" fn on_emulate_vsyscall(_data: *mut c_void, nr: c_in
             // SAFETY: `regs` is current's user frame (above); changing
             // `ip` only makes `emulate_vsyscall()` refuse the emulation.
             unsafe {
-                (*regs).ip = 0;
+                (*regs.as_ptr()).ip = 0;
                 bindings::force_sig(bindings::SIGKILL as i32);
             }
         }
