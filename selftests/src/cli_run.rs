@@ -10,6 +10,10 @@
 //!   syscalls: exit status 137 and the syscall named on stderr, read from
 //!   the module's kill record.
 //! * `cli_run_layers` — `-p A -p B` installs two layers, in order.
+//! * `cli_learn_then_run` — `strbox learn` records a real program (the
+//!   static `strbox` binary itself, listing a syscall) and the policy it
+//!   writes, with `default kill`, lets `strbox run` run the same command to
+//!   the same output under the real module.
 
 use std::process::{Command, Output};
 
@@ -28,6 +32,10 @@ pub static TESTS: &[Test] = &[
     Test {
         name: "cli_run_layers",
         run: cli_run_layers,
+    },
+    Test {
+        name: "cli_learn_then_run",
+        run: cli_learn_then_run,
     },
 ];
 
@@ -180,6 +188,35 @@ fn cli_run_layers() -> TestResult {
     ensure!(
         one.contains("ptrace: 1 => errno") && two.contains("kexec_load: 1 => kill"),
         "layers out of order or missing: {text:?}"
+    );
+    Ok(())
+}
+
+fn cli_learn_then_run() -> TestResult {
+    let pol = "/tmp/strbox-learned.policy";
+    let cmd = ["/bin/strbox", "syscalls", "openat"];
+    let mut args = vec!["learn", "--default", "kill", "-o", pol, "--"];
+    args.extend_from_slice(&cmd);
+    let learned = strbox(&args)?;
+    ensure!(
+        learned.status.success(),
+        "strbox {}: {}",
+        args.join(" "),
+        describe(&learned)
+    );
+    let text = std::fs::read_to_string(pol).map_err(|e| format!("{pol}: {e}"))?;
+    ensure!(
+        text.contains("default kill") && text.contains("execve: 1"),
+        "learned policy: {text:?}"
+    );
+    let mut args = vec!["run", "-p", pol, "--"];
+    args.extend_from_slice(&cmd);
+    let ran = strbox(&args)?;
+    ensure!(
+        ran.status.success() && ran.stdout == learned.stdout && !ran.stdout.is_empty(),
+        "strbox run under the learned policy: {} (learn printed {:?}); policy {text:?}",
+        describe(&ran),
+        String::from_utf8_lossy(&learned.stdout)
     );
     Ok(())
 }
