@@ -149,10 +149,11 @@ pub(crate) fn arm(needed: u32) -> Result {
         if needed & bit == 0 || ARMED.load(Ordering::Acquire) & bit != 0 {
             continue;
         }
-        // SAFETY: `slot < 4`, the shim's kprobe count, not registered (its
-        // bit is clear and we hold the arming mutex); the symbol name is
-        // 'static and the handler has the pre-handler signature and stays
-        // valid until `teardown` unregisters it.
+        // Soundness: `slot < 4`, the shim's kprobe count, is not registered
+        // (its bit is clear and we hold the arming mutex); the symbol name
+        // is 'static, and the handler has the pre-handler signature and
+        // stays valid until `teardown` unregisters it.
+        // SAFETY: as argued just above.
         let rc = unsafe {
             ffi::strbox_event_kprobe_register(
                 slot as u32,

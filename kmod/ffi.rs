@@ -165,10 +165,11 @@ impl ModuleRef {
 
 impl Drop for ModuleRef {
     fn drop(&mut self) {
-        // SAFETY: `self` was created by a successful `try_module_get` of
-        // this module (`THIS_MODULE`, defined by `module!`), so this puts
-        // exactly the reference it owns. module_put() is exported and may
-        // be called from any context.
+        // Soundness: `self` was created by a successful `try_module_get`
+        // of this module (`THIS_MODULE`, defined by `module!`), so this
+        // puts exactly the reference it owns; module_put() may be called
+        // from any context.
+        // SAFETY: as argued just above.
         unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr()) }
     }
 }
