@@ -8,7 +8,7 @@ use strbox::sys;
 use super::super::child::{install, spawn};
 use super::super::util::{drain, dup2, pipe};
 use super::super::TestResult;
-use super::{close, cs, fresh_dir, mklink, DENY};
+use super::{all_passed, close, cs, fresh_dir, mklink, DENY};
 use crate::{check, ensure};
 
 const D: &str = "/tmp/evx";
@@ -139,11 +139,5 @@ pub(super) fn events_exec_rules() -> TestResult {
         )
         .err(),
     );
-    ensure!(
-        errs.is_empty(),
-        "{} case(s) failed: {}",
-        errs.len(),
-        errs.join(" | ")
-    );
-    Ok(())
+    all_passed(&errs)
 }

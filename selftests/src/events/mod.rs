@@ -403,6 +403,12 @@ fn events_nesting() -> TestResult {
         .ok("denying rule, kernel failures")
         .err(),
     );
+    all_passed(&errs)
+}
+
+/// Fails with every case in `errs` (the failures of several children,
+/// collected by the parent so one run reports all of them).
+pub(crate) fn all_passed(errs: &[String]) -> TestResult {
     ensure!(
         errs.is_empty(),
         "{} case(s) failed: {}",
