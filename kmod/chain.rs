@@ -13,7 +13,6 @@ use core::iter;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use kernel::alloc::KVBox;
-use kernel::bindings;
 use kernel::sync::Arc;
 
 use crate::filter::{
@@ -151,30 +150,13 @@ impl Layer {
 
     /// What the chain gives a syscall of another ABI (ia32, x32,
     /// AArch32), which no rule can name: each layer's
-    /// [`compat_verdict`], combined as usual.
+    /// [`Program::compat_verdict`](crate::filter::Program::compat_verdict),
+    /// combined as usual.
     pub(crate) fn compat_verdict(&self) -> Verdict {
         // Newest first: `acc` holds the newer layers' verdict.
         self.iter().fold(Verdict::Allow, |acc, l| {
-            compat_verdict(l.program()).combine(acc)
+            l.program().compat_verdict().combine(acc)
         })
-    }
-}
-
-/// One layer's verdict for a syscall of another ABI:
-///
-/// * a layer that restricts no syscall (all its rules are event rules)
-///   lets it run: its events are judged at the LSM hooks whatever the ABI;
-/// * a deny-list layer (`default allow`) refuses it with `ENOSYS`: its
-///   rules cannot be applied to a number they do not name, and letting the
-///   call run would let `int $0x80` step around them (fail closed);
-/// * any other layer gives its default action.
-fn compat_verdict(p: &Program) -> Verdict {
-    if p.syscalls_unrestricted() {
-        return Verdict::Allow;
-    }
-    match p.default_verdict() {
-        Verdict::Allow => Verdict::Errno(bindings::ENOSYS as u16),
-        v => v,
     }
 }
 

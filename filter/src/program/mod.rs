@@ -10,6 +10,8 @@
 //!   [`Verdict`];
 //! * [`summary`]: [`ChainSummary`], a whole chain's argument-independent
 //!   verdict per syscall (built at install, one load at run time);
+//! * [`view`]: a read-only view of the syscall rules ([`Step`], [`Test`])
+//!   for back ends that translate the compiled form (seccomp-bpf);
 //! * [`code`]: the readback code, the rules' `&&`/`||`/`!` structure in
 //!   prefix order, kept only so the policy can be printed back.
 
@@ -17,7 +19,9 @@ pub(crate) mod code;
 pub(crate) mod eval;
 pub(crate) mod layout;
 pub(crate) mod summary;
+pub(crate) mod view;
 
 pub use eval::{evaluate_chain, evaluate_event_chain, Verdict};
 pub use layout::{Program, ACCEPT, REJECT};
 pub use summary::ChainSummary;
+pub use view::{Cmp, Step, Test, ENOSYS};

@@ -14,6 +14,7 @@ mod property;
 mod real_tables;
 mod reference;
 mod unit;
+mod view;
 mod worked_example;
 
 pub(crate) use arch::TEST_ARCH;

@@ -337,6 +337,13 @@ pub(crate) fn differential(
                 assert_eq!(want, policy.eval_v1(sys.nr, &args));
             }
             let got = prog.evaluate(sys.nr, &args);
+            // The back ends' view of the program gives the same verdict.
+            assert_eq!(
+                super::view::walk(&prog, sys.nr, &args),
+                Some(got),
+                "case {case}: view of {}\n{text}",
+                sys.name
+            );
             // The layer's constant verdict (what ChainSummary uses) never
             // disagrees with evaluating it.
             if let Some(c) = prog.constant_verdict(sys.nr) {

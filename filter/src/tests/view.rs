@@ -1,0 +1,152 @@
+//! The read-only view for other back ends ([`Program::syscall_start`],
+//! [`Program::test`]) gives the evaluator's verdicts: a walker written
+//! only against the view (its own extension and comparisons, from the
+//! documented meaning of [`Test`]) is run beside [`Program::evaluate`] by
+//! the property tests (`property::differential` calls [`walk`] on every
+//! evaluation), and here on corrupted jump targets.
+
+use super::*;
+use crate::program::layout::exit;
+use crate::uapi::tables::{AARCH64, X86_64};
+use crate::{Cmp, Step, ENOSYS};
+
+/// The verdict of syscall `nr` found by following the view alone; `None`
+/// if a [`Program::test`] on the path does not answer.
+pub(crate) fn walk(p: &Program, nr: u32, args: &[u64; 6]) -> Option<Verdict> {
+    let mut step = p.syscall_start(nr);
+    let mut seen = 0;
+    loop {
+        let i = match step {
+            Step::Verdict(v) => return Some(v),
+            Step::Test(i) => i,
+        };
+        seen += 1;
+        assert!(
+            seen <= crate::limits::MAX_PROGRAM_PREDICATES,
+            "the view loops"
+        );
+        let t = p.test(i)?;
+        if let Step::Test(j) = t.on_true {
+            assert!(j > i, "backward step {i} -> {j}");
+        }
+        if let Step::Test(j) = t.on_false {
+            assert!(j > i, "backward step {i} -> {j}");
+        }
+        let raw = args[usize::from(t.arg)];
+        let x = if t.width == 64 {
+            raw
+        } else if t.signed {
+            // shift the type's sign bit to bit 63, then back
+            (((raw << (64 - t.width)) as i64) >> (64 - t.width)) as u64
+        } else {
+            raw & ((1u64 << t.width) - 1)
+        };
+        let (xs, vs) = (x as i64 as i128, t.value as i64 as i128);
+        let (xu, vu) = (i128::from(x), i128::from(t.value));
+        let (xo, vo) = if t.signed { (xs, vs) } else { (xu, vu) };
+        let holds = match t.cmp {
+            Cmp::Eq => x == t.value,
+            Cmp::Ne => x != t.value,
+            Cmp::Lt => xo < vo,
+            Cmp::Le => xo <= vo,
+            Cmp::Gt => xo > vo,
+            Cmp::Ge => xo >= vo,
+            Cmp::AnyBit => x & t.value != 0,
+            Cmp::In => x & !t.value == 0,
+        };
+        step = if holds { t.on_true } else { t.on_false };
+    }
+}
+
+#[test]
+fn starts_and_tests_of_a_small_policy() {
+    let p = ok("default errno EPERM\nread: fd == 0 || fd > 2\nwrite: 1\nclose: 1 => kill\n");
+    let nr = |n: &str| TEST_ARCH.syscall(n).expect("test syscall").nr;
+    assert_eq!(p.syscall_start(nr("write")), Step::Verdict(Verdict::Allow));
+    assert_eq!(p.syscall_start(nr("close")), Step::Verdict(Verdict::Kill));
+    assert_eq!(
+        p.syscall_start(nr("openat")),
+        Step::Verdict(Verdict::Errno(1))
+    );
+    assert_eq!(p.syscall_start(100_000), Step::Verdict(Verdict::Errno(1)));
+    let Step::Test(first) = p.syscall_start(nr("read")) else {
+        panic!("read has a program");
+    };
+    let t = p.test(first).expect("a comparison");
+    assert_eq!(
+        (t.arg, t.cmp, t.width, t.signed, t.value),
+        (0, Cmp::Eq, 32, false, 0)
+    );
+    assert_eq!(t.on_true, Step::Verdict(Verdict::Allow));
+    let Step::Test(second) = t.on_false else {
+        panic!("`||` goes on to the second comparison");
+    };
+    let u = p.test(second).expect("a comparison");
+    assert_eq!((u.cmp, u.value), (Cmp::Gt, 2));
+    assert_eq!(u.on_false, Step::Verdict(Verdict::Errno(1)));
+    // A negative constant is given converted to the type (`unsigned int
+    // fd` here) and extended like the register.
+    let q = ok("read: fd == -1\n");
+    let Step::Test(i) = q.syscall_start(nr("read")) else {
+        panic!("read has a program");
+    };
+    assert_eq!(q.test(i).map(|t| t.value), Some(0xffff_ffff));
+    // Event predicates are no integer comparisons.
+    let e = ok("exec: path == \"/bin/sh\"\n");
+    assert_eq!(e.test(0), None);
+    assert_eq!(p.test(crate::limits::MAX_PROGRAM_PREDICATES), None);
+}
+
+#[test]
+fn corrupted_targets_end_where_the_evaluator_ends() {
+    let mut rng = super::property::Rng::new(11);
+    let nr = |n: &str| TEST_ARCH.syscall(n).expect("test syscall").nr;
+    let (read, write) = (nr("read"), nr("write"));
+    let mut answered = 0;
+    for _ in 0..3000 {
+        let mut q = ok("default errno EPERM\nread: fd == 3 || fd == 4 && count > 9\nwrite: fd < 2 => kill\nwrite: fd == 7 => log\n");
+        for _ in 0..3 {
+            let k = rng.below(6);
+            let pick = [
+                0u16, 1, 2, 3, 4, 5, 6, 1023, 1024, 1500, 0xe000, 0xe00d, 0xfffc, 0xfffd, 0xfffe,
+                0xffff,
+            ];
+            q.preds[k].on_true = *rng.pick(&pick);
+            q.preds[k].on_false = *rng.pick(&pick);
+            if rng.chance(20) {
+                q.act[write as usize] = *rng.pick(&[0u16, 1, 4, 6, 1025, exit::MIN, 0xfffd]);
+            }
+        }
+        for _ in 0..8 {
+            let args = [rng.below(9) as u64, 0, rng.below(12) as u64, 0, 0, 0];
+            for n in [read, write] {
+                if let Some(v) = walk(&q, n, &args) {
+                    assert_eq!(v, q.evaluate(n, &args), "nr {n} {args:?}");
+                    answered += 1;
+                }
+            }
+        }
+    }
+    assert!(answered > 40_000, "{answered}");
+}
+
+#[test]
+fn compat_verdicts() {
+    for arch in [&X86_64, &AARCH64] {
+        assert_eq!(arch.errno("ENOSYS"), Some(i64::from(ENOSYS)));
+    }
+    assert_eq!(
+        ok("default allow\nread: 1 => kill\n").compat_verdict(),
+        Verdict::Errno(ENOSYS)
+    );
+    assert_eq!(ok("read: 1\n").compat_verdict(), Verdict::Kill);
+    assert_eq!(
+        ok("default errno EACCES\nread: 1\n").compat_verdict(),
+        Verdict::Errno(13)
+    );
+    assert_eq!(ok("default log\nread: 1\n").compat_verdict(), Verdict::Log);
+    assert_eq!(
+        ok("exec: path == \"/x\"\n").compat_verdict(),
+        Verdict::Allow
+    );
+}
