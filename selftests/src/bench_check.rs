@@ -256,7 +256,12 @@ fn seccomp_twins_match_strbox() -> TestResult {
                 ("tree", &pols.ingo_bpf),
                 (
                     "linear",
-                    &pols.ingo_p.to_bpf(strbox_bench::policy::Layout::Linear)?,
+                    &strbox_bench::bpf::generate(
+                        &pols.progs[0],
+                        strbox_uapi::tables::NATIVE,
+                        strbox_bench::bpf::Layout::Linear,
+                    )
+                    .map_err(|e| e.to_string())?,
                 ),
             ],
         ),

@@ -24,7 +24,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use strbox::abi::X32_SYSCALL_BIT;
-use strbox_bench::bpf::{self, Insn, OFF_ARCH, OFF_NR};
+use strbox_bench::bpf::insn::{OFF_ARCH, OFF_NR};
+use strbox_bench::bpf::{self, Insn};
 
 use super::child::{allow_all_except, getpid, getppid, nnp, sc, spawn, Child};
 use super::harness::unload_when_idle;

@@ -4,9 +4,8 @@
 use strbox_filter::{Program, Verdict};
 use strbox_uapi::tables::Arch;
 
-use crate::bpf::Insn;
+use crate::bpf::{generate, Insn, Layout};
 use crate::policy;
-use crate::policy::{Layout, Policy};
 
 use super::child::Filter;
 use super::probes::{Probe, ALL_PROBES, BASELINE_PROBES, INGO_PROBES};
@@ -183,18 +182,15 @@ pub struct Policies {
     pub ingo: String,
     /// Strbox text of policy B.
     pub allow: String,
-    /// Parsed A (for the expected verdicts and the BPF).
-    pub ingo_p: Policy,
-    /// Parsed B.
-    pub allow_p: Policy,
     /// A as seccomp-bpf (tree).
     pub ingo_bpf: Vec<Insn>,
     /// B as seccomp-bpf (tree).
     pub allow_bpf: Vec<Insn>,
     /// B as seccomp-bpf (linear chain).
     pub allow_bpf_linear: Vec<Insn>,
-    /// A and B compiled by strbox's engine (the expected verdicts).
-    progs: [Box<Program>; 2],
+    /// A and B compiled by strbox's engine (the expected verdicts, and
+    /// what the BPF is generated from).
+    pub progs: [Box<Program>; 2],
 }
 
 impl Policies {
@@ -202,20 +198,18 @@ impl Policies {
     pub fn new(arch: &'static Arch) -> Result<Policies, String> {
         let ingo = policy::ingo();
         let allow = policy::allowlist(arch);
-        let ingo_p = Policy::parse(&ingo, arch)?;
-        let allow_p = Policy::parse(&allow, arch)?;
         let compile = |t: &str| {
             strbox::policy::compile_policy(t.as_bytes(), arch).map_err(|e| format!("{e:?}"))
         };
+        let progs = [compile(&ingo)?, compile(&allow)?];
+        let bpf = |p: &Program, l: Layout| generate(p, arch, l).map_err(|e| e.to_string());
         Ok(Policies {
-            progs: [compile(&ingo)?, compile(&allow)?],
-            ingo_bpf: ingo_p.to_bpf(Layout::Tree)?,
-            allow_bpf: allow_p.to_bpf(Layout::Tree)?,
-            allow_bpf_linear: allow_p.to_bpf(Layout::Linear)?,
+            ingo_bpf: bpf(&progs[0], Layout::Tree)?,
+            allow_bpf: bpf(&progs[1], Layout::Tree)?,
+            allow_bpf_linear: bpf(&progs[1], Layout::Linear)?,
+            progs,
             ingo,
             allow,
-            ingo_p,
-            allow_p,
         })
     }
 

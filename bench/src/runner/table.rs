@@ -7,6 +7,7 @@ use super::probes::Probe;
 use super::ring::{Samples, SLICES};
 use super::scenarios::{Mech, Pol, Policies, Scenario, JIT_SYSCTL};
 use super::{online_cpus, read_trim, Config};
+use crate::policy;
 
 /// The `q` quantile (0..=1) of `v`, by linear interpolation.
 fn quantile(v: &[f64], q: f64) -> Option<f64> {
@@ -66,14 +67,10 @@ pub(super) fn print_table(
     ));
     w(format!(
         "policy A = Ingo's 4 rules + 3 ({} syscalls, {} BPF insns); B = {} syscalls, {} with argument rules ({} BPF insns tree, {} linear)",
-        pols.ingo_p.rules.len(),
+        policy::rule_counts(&pols.progs[0]).0,
         pols.ingo_bpf.len(),
-        pols.allow_p.rules.len(),
-        pols.allow_p
-            .rules
-            .keys()
-            .filter(|&&nr| !pols.allow_p.unconditional(nr))
-            .count(),
+        policy::rule_counts(&pols.progs[1]).0,
+        policy::rule_counts(&pols.progs[1]).1,
         pols.allow_bpf.len(),
         pols.allow_bpf_linear.len(),
     ));
