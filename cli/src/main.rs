@@ -9,13 +9,18 @@
 //! * `strbox eval [--arch A] FILE EVENT [FIELD=VALUE ...]`: the same for an
 //!   LSM-hook event (`file_open`, `exec`, `socket_connect`, `socket_bind`),
 //!   e.g. `strbox eval p.txt file_open path=/etc/passwd flags=O_RDONLY`.
-//! * `strbox run [--tsync] [--no-nnp] [--exec] [--best-effort]
-//!   [-p POLICY]... [FILE] -- CMD [ARGS...]`: check every policy, find CMD,
-//!   then (in a forked child, or in strbox itself with `--exec`) install
-//!   one layer per policy, in order, and execve CMD (see `run.rs`).
+//! * `strbox run [--backend strbox|seccomp|auto] [--tsync] [--no-nnp]
+//!   [--exec] [--best-effort] [-p POLICY]... [FILE] -- CMD [ARGS...]`:
+//!   check every policy, find CMD, then (in a forked child, or in strbox
+//!   itself with `--exec`) install one layer per policy, in order (a
+//!   strbox layer, or a seccomp-bpf filter), and execve CMD (see `run.rs`).
 //! * `strbox learn [-o FILE] [--default errno EPERM|kill] -- CMD [ARGS...]`:
 //!   trace CMD and its tasks with ptrace, write the policy that lets the
 //!   run pass (see `learn.rs`, docs/learn.md).
+//! * `strbox compile --bpf [--arch A] [--layout tree|linear] [--listing]
+//!   [-o FILE] POLICY`: the policy as a seccomp-bpf filter (raw `struct
+//!   sock_filter` array, or a listing), generated from the compiled
+//!   program; event rules are refused (see `compile.rs`).
 //! * `strbox show`: print the calling process's layers (`PR_SECCOMP_GET`).
 //! * `strbox syscalls [--arch A] [NAME]`: the syscall table (numbers,
 //!   argument names and C types) and the LSM-hook events with their fields.
@@ -30,8 +35,11 @@
 //! cannot be expanded), 2 usage or I/O error. `run`: the program's status
 //! (128+N when a signal N killed it), 1 when a layer cannot be installed
 //! (or the module is missing, without `--best-effort`), 127 when CMD is not
-//! found, 126 when it is not executable.
+//! found, 126 when it is not executable. A kill by a verdict is the
+//! signal's: 137 (SIGKILL) from the strbox module, 159 (SIGSYS) from a
+//! seccomp filter.
 
+mod compile;
 mod exec_args;
 mod learn;
 mod run;
@@ -116,6 +124,12 @@ enum Command {
         /// warning naming what is not enforced.
         #[arg(long)]
         best_effort: bool,
+        /// What enforces the layers: the strbox module, a seccomp-bpf
+        /// filter generated from the same policy (any kernel; no event
+        /// rules), or auto (the module when it is loaded and supports the
+        /// policy, else seccomp).
+        #[arg(long, value_enum, default_value = "strbox")]
+        backend: BackendArg,
         /// Policy file (the same as a first -p).
         file: Option<String>,
         /// The command and its arguments.
@@ -138,6 +152,33 @@ enum Command {
         /// The command and its arguments.
         #[arg(last = true, required = true, value_name = "CMD")]
         cmd: Vec<String>,
+    },
+    /// Compile a policy to a seccomp-bpf filter with the same verdicts
+    /// (for kernels without the strbox module).
+    ///
+    /// Writes the raw `struct sock_filter` array (8 bytes per instruction,
+    /// what seccomp(2) and libseccomp's seccomp_export_bpf take), or with
+    /// --listing a readable listing. Event rules cannot be expressed in
+    /// seccomp-bpf and are refused.
+    Compile {
+        /// Output a seccomp-bpf filter (the only output format).
+        #[arg(long, required = true)]
+        bpf: bool,
+        /// Target architecture (x86_64, aarch64); default: this host's.
+        #[arg(long)]
+        arch: Option<String>,
+        /// Dispatch on the syscall number by binary search (tree) or one
+        /// comparison per syscall (linear, libseccomp's default shape).
+        #[arg(long, value_enum, default_value = "tree")]
+        layout: LayoutArg,
+        /// Print a listing instead of the raw filter.
+        #[arg(long)]
+        listing: bool,
+        /// Write to FILE instead of standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// Policy file (`-` for standard input).
+        file: String,
     },
     /// Print this process's installed layers, oldest first.
     Show,
@@ -165,6 +206,21 @@ enum Command {
     },
 }
 
+/// `strbox run --backend`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    Strbox,
+    Seccomp,
+    Auto,
+}
+
+/// `strbox compile --layout`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum LayoutArg {
+    Tree,
+    Linear,
+}
+
 /// A failure with its exit code (the message is already printed).
 pub struct Exit(u8);
 
@@ -184,6 +240,7 @@ fn main() -> ExitCode {
             no_nnp,
             exec,
             best_effort,
+            backend,
             file,
             cmd,
         } => {
@@ -197,6 +254,11 @@ fn main() -> ExitCode {
                     nnp: !no_nnp,
                     exec,
                     best_effort,
+                    backend: match backend {
+                        BackendArg::Strbox => strbox::BackendChoice::Strbox,
+                        BackendArg::Seccomp => strbox::BackendChoice::Seccomp,
+                        BackendArg::Auto => strbox::BackendChoice::Auto,
+                    },
                     cmd,
                 })
             }
@@ -204,6 +266,21 @@ fn main() -> ExitCode {
         Command::Learn { out, default, cmd } => {
             learn::learn(learn::LearnOpts { out, default, cmd })
         }
+        Command::Compile {
+            bpf: _,
+            arch,
+            layout,
+            listing,
+            out,
+            file,
+        } => compile::compile(compile::CompileOpts {
+            arch,
+            layout,
+            listing,
+            out,
+            file,
+        })
+        .map(|()| 0),
         Command::Show => show().map(|()| 0),
         Command::Syscalls { arch, name } => syscalls(arch.as_deref(), name.as_deref()).map(|()| 0),
         Command::Man { out } => man(out.as_deref()).map(|()| 0),
@@ -321,7 +398,7 @@ pub fn load_policy(file: &str) -> Result<Policy, Exit> {
 }
 
 /// Reads and compiles `file`; on a policy error prints it with a caret.
-fn load(arch: Option<&str>, file: &str) -> Result<(&'static Arch, Box<Program>), Exit> {
+pub fn load(arch: Option<&str>, file: &str) -> Result<(&'static Arch, Box<Program>), Exit> {
     let arch = policy::arch(arch).map_err(usage_error)?;
     let policy = load_policy(file)?;
     match policy.compile(arch) {

@@ -1,12 +1,17 @@
 //! `strbox run`: install one layer per policy, then execve the program.
 //!
+//! Each layer is a strbox layer (`PR_SECCOMP_SET`) or, with `--backend
+//! seccomp` (or `auto` without the module), a seccomp-bpf filter
+//! generated from the same compiled policy (`seccomp(2)`).
+//!
 //! Everything is prepared before the fork (host check of every policy,
 //! PATH lookup and the executable check, argv/envp as C strings, the
 //! `PR_SECCOMP_SET` argument structs, a shared page for the child's
 //! report). The child then makes only these syscalls: restore the signal
 //! mask and SIGPIPE's default disposition (Rust ignores SIGPIPE; an ignored
 //! signal would survive the exec), `PR_SET_NO_NEW_PRIVS`, one
-//! `PR_SECCOMP_SET` per layer, and `execve` — no allocation, no stdio.
+//! `PR_SECCOMP_SET` or `seccomp` per layer, and `execve` — no allocation,
+//! no stdio.
 //! After the first layer is installed, the only other syscalls are the
 //! following layers' installs and the `execve`; a failure is recorded in
 //! the shared page with plain stores (no syscall, so a layer that forbids
@@ -23,7 +28,8 @@ use strbox::abi::{
     StrboxError, StrboxSetArgs, PR_SECCOMP_SET, STRBOX_ERROR_SIZE, STRBOX_SET_ARGS_SIZE_VER0,
     STRBOX_SET_TSYNC,
 };
-use strbox::{Compatibility, Enforced, Policy};
+use strbox::bpf::Insn;
+use strbox::{BackendChoice, Compatibility, Enforced, Policy};
 
 use crate::exec_args::ExecArgs;
 use crate::{report_error, Exit};
@@ -40,6 +46,8 @@ pub struct RunOpts {
     pub exec: bool,
     /// Run with what the kernel supports (possibly nothing), with a warning.
     pub best_effort: bool,
+    /// What enforces the layers.
+    pub backend: BackendChoice,
     /// The program and its arguments.
     pub cmd: Vec<String>,
 }
@@ -61,11 +69,22 @@ const STAGE_NNP: u32 = 1;
 const STAGE_INSTALL: u32 = 2;
 const STAGE_EXEC: u32 = 3;
 
+/// One layer's install, ready for the child.
+enum Install {
+    /// A `struct strbox_set_args` for `PR_SECCOMP_SET`.
+    Strbox([u8; STRBOX_SET_ARGS_SIZE_VER0]),
+    /// A `struct sock_fprog` for `seccomp(SECCOMP_SET_MODE_FILTER)`,
+    /// pointing into the [`Layer`]'s filter.
+    Seccomp(libc::sock_fprog),
+}
+
 /// Everything the child needs, built before the fork.
 struct Prepared {
     exec: ExecArgs,
-    /// One `struct strbox_set_args` per layer.
-    args: Vec<[u8; STRBOX_SET_ARGS_SIZE_VER0]>,
+    /// One install per layer that installs anything.
+    args: Vec<Install>,
+    /// `SECCOMP_FILTER_FLAG_TSYNC` or 0.
+    seccomp_flags: libc::c_long,
     nnp: bool,
 }
 
@@ -73,8 +92,16 @@ struct Prepared {
 struct Layer {
     name: String,
     policy: Policy,
-    /// What is installed (None: nothing).
+    /// What is installed with `PR_SECCOMP_SET` (None: nothing).
     text: Option<Vec<u8>>,
+    /// Or the seccomp-bpf filter installed instead.
+    bpf: Option<Vec<Insn>>,
+}
+
+impl Layer {
+    fn installs(&self) -> bool {
+        self.text.is_some() || self.bpf.is_some()
+    }
 }
 
 pub fn run(o: RunOpts) -> Result<u8, Exit> {
@@ -101,6 +128,7 @@ pub fn run(o: RunOpts) -> Result<u8, Exit> {
             name: crate::display_name(name).to_string(),
             policy,
             text: None,
+            bpf: None,
         });
     }
     // 2. The program: found and executable, before anything is installed.
@@ -120,7 +148,7 @@ pub fn run(o: RunOpts) -> Result<u8, Exit> {
     };
     let mut nothing = true;
     for (i, l) in layers.iter_mut().enumerate() {
-        let plan = match l.policy.plan(compat, abi) {
+        let plan = match l.policy.plan_for(o.backend, compat, abi) {
             Ok(p) => p,
             Err(e) => {
                 let hint = match e {
@@ -146,8 +174,9 @@ pub fn run(o: RunOpts) -> Result<u8, Exit> {
                 l.name
             ),
         }
-        nothing &= plan.text.is_none();
+        nothing &= plan.text.is_none() && plan.bpf.is_none();
         l.text = plan.text;
+        l.bpf = plan.bpf;
     }
     if nothing {
         eprintln!("strbox: warning: running {prog} WITHOUT a sandbox: no layer could be installed");
@@ -215,6 +244,11 @@ pub fn run(o: RunOpts) -> Result<u8, Exit> {
         return Ok(libc::WEXITSTATUS(status) as u8);
     }
     let sig = libc::WTERMSIG(status);
+    if sig == libc::SIGSYS && layers.iter().any(|l| l.bpf.is_some()) {
+        eprintln!(
+            "strbox: {prog} killed by SIGSYS: a seccomp filter's kill (SECCOMP_RET_KILL_PROCESS)"
+        );
+    }
     if sig == libc::SIGKILL {
         match kill_record(pid) {
             Ok(Some(what)) => eprintln!("strbox: {prog} killed by policy: {what}"),
@@ -240,14 +274,22 @@ fn child_failure(prog: &str, layers: &[Layer], r: Report) -> u8 {
         }
         STAGE_INSTALL => {
             // The layer index counts installed layers only.
-            let Some(l) = layers
-                .iter()
-                .filter(|l| l.text.is_some())
-                .nth(r.layer as usize)
-            else {
+            let Some(l) = layers.iter().filter(|l| l.installs()).nth(r.layer as usize) else {
                 eprintln!("strbox: PR_SECCOMP_SET: {err}");
                 return 1;
             };
+            if l.bpf.is_some() {
+                eprintln!(
+                    "strbox: {}: seccomp(SECCOMP_SET_MODE_FILTER): {err}{}",
+                    l.name,
+                    if r.layer > 0 {
+                        " (do the earlier layers allow seccomp?)"
+                    } else {
+                        ""
+                    }
+                );
+                return 1;
+            }
             let record = StrboxError::from_bytes(&r.record);
             let e = strbox::InstallError {
                 errno: r.errno,
@@ -330,20 +372,32 @@ fn prepare(
     let record = unsafe { std::ptr::addr_of_mut!((*report).record) } as u64;
     let args = layers
         .iter()
-        .filter_map(|l| l.text.as_ref())
-        .map(|t| {
-            StrboxSetArgs {
-                policy: t.as_ptr() as u64,
-                policy_len: t.len() as u64,
-                flags,
-                error: record,
-            }
-            .to_bytes()
+        .filter_map(|l| match (&l.text, &l.bpf) {
+            (Some(t), _) => Some(Install::Strbox(
+                StrboxSetArgs {
+                    policy: t.as_ptr() as u64,
+                    policy_len: t.len() as u64,
+                    flags,
+                    error: record,
+                }
+                .to_bytes(),
+            )),
+            (None, Some(f)) => Some(Install::Seccomp(libc::sock_fprog {
+                // strbox-bpf never makes more than BPF_MAXINSNS (4096).
+                len: f.len() as u16,
+                filter: f.as_ptr() as *mut Insn,
+            })),
+            (None, None) => None,
         })
         .collect();
     Ok(Prepared {
         exec,
         args,
+        seccomp_flags: if o.tsync {
+            libc::SECCOMP_FILTER_FLAG_TSYNC as libc::c_long
+        } else {
+            0
+        },
         nnp: o.nnp,
     })
 }
@@ -370,14 +424,22 @@ unsafe fn install_and_exec(p: &Prepared, report: *mut Report) {
         return;
     }
     for (i, a) in p.args.iter().enumerate() {
-        let r = libc::syscall(
-            libc::SYS_prctl,
-            PR_SECCOMP_SET as libc::c_long,
-            a.as_ptr() as libc::c_long,
-            STRBOX_SET_ARGS_SIZE_VER0 as libc::c_long,
-            0 as libc::c_long,
-            0 as libc::c_long,
-        );
+        let r = match a {
+            Install::Strbox(a) => libc::syscall(
+                libc::SYS_prctl,
+                PR_SECCOMP_SET as libc::c_long,
+                a.as_ptr() as libc::c_long,
+                STRBOX_SET_ARGS_SIZE_VER0 as libc::c_long,
+                0 as libc::c_long,
+                0 as libc::c_long,
+            ),
+            Install::Seccomp(fprog) => libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER as libc::c_long,
+                p.seccomp_flags,
+                fprog as *const libc::sock_fprog,
+            ),
+        };
         if r != 0 {
             fail(STAGE_INSTALL, i);
             return;

@@ -774,3 +774,204 @@ fn example_policies_check() {
         assert_eq!(err(&o), "", "{file}: no escape hatch");
     }
 }
+
+#[test]
+fn compile_bpf_writes_the_filter_or_a_listing() {
+    let p = policy(
+        "deny-uname.policy",
+        "default allow\nuname: 1 => errno EPERM\n",
+    );
+    let file = p.with_extension("bpf");
+    let o = strbox(&[
+        "compile",
+        "--bpf",
+        "-o",
+        file.to_str().unwrap(),
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("instructions ("), "{}", err(&o));
+    let bytes = std::fs::read(&file).unwrap();
+    assert_eq!(bytes.len() % 8, 0);
+    let filter = strbox::bpf::from_bytes(&bytes).unwrap();
+    strbox::bpf::validate(&filter).unwrap();
+    // The bytes are the filter the library generates for this policy.
+    let arch = strbox::policy::arch(None).unwrap();
+    let prog =
+        strbox::policy::compile_policy(b"default allow\nuname: 1 => errno EPERM\n", arch).unwrap();
+    let want = strbox::bpf::generate(&prog, arch, strbox::bpf::Layout::Tree).unwrap();
+    assert_eq!(bytes, strbox::bpf::to_bytes(&want));
+    // A listing, for both arches and layouts.
+    for a in ["x86_64", "aarch64"] {
+        for layout in ["tree", "linear"] {
+            let o = strbox(&[
+                "compile",
+                "--bpf",
+                "--listing",
+                "--arch",
+                a,
+                "--layout",
+                layout,
+                p.to_str().unwrap(),
+            ]);
+            assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+            let l = out(&o);
+            assert!(l.starts_with("   0: ld  [arch]\n"), "{l}");
+            assert!(
+                l.contains("ret ERRNO(1)") && l.contains("ret ERRNO(38)"),
+                "{l}"
+            );
+        }
+    }
+    // `--bpf` is required; an event rule is refused with exit 1.
+    assert_eq!(
+        strbox(&["compile", p.to_str().unwrap()]).status.code(),
+        Some(2)
+    );
+    let ev = policy("ev.policy", "read: 1\nfile_open: path ~ \"/etc/*\"\n");
+    let o = strbox(&["compile", "--bpf", "--listing", ev.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("rules for file_open"), "{}", err(&o));
+    assert!(out(&o).is_empty());
+    // A policy error keeps its caret.
+    let bad = policy("bad.policy", "read: fdd == 0\n");
+    let o = strbox(&["compile", "--bpf", "--listing", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("1:7:"), "{}", err(&o));
+}
+
+/// The seccomp backend is enforced by this host's own kernel (no module
+/// needed): a deny-list rule fails the program's syscall with its errno,
+/// a kill verdict kills with SIGSYS (exit 159), and an event rule is
+/// refused unless --best-effort.
+#[test]
+fn run_with_the_seccomp_backend() {
+    let deny = policy(
+        "deny-uname-run.policy",
+        "default allow\nuname: 1 => errno EACCES\n",
+    );
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        deny.to_str().unwrap(),
+        "--",
+        "uname",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        deny.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo ok",
+    ]);
+    assert_eq!(
+        (o.status.code(), out(&o).as_str()),
+        (Some(0), "ok\n"),
+        "{}",
+        err(&o)
+    );
+    // Two layers: the second forbids what the first allowed; when both
+    // give an errno, the newest layer's wins (as strbox's chain).
+    let allow_all = policy("allow-all.policy", "default allow\n");
+    let eperm = policy(
+        "eperm-uname.policy",
+        "default allow\nuname: 1 => errno EPERM\n",
+    );
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        allow_all.to_str().unwrap(),
+        "-p",
+        deny.to_str().unwrap(),
+        "--",
+        "uname",
+    ]);
+    assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        eperm.to_str().unwrap(),
+        "-p",
+        deny.to_str().unwrap(),
+        "--",
+        "uname",
+    ]);
+    assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        deny.to_str().unwrap(),
+        "-p",
+        eperm.to_str().unwrap(),
+        "--",
+        "uname",
+    ]);
+    assert!(err(&o).contains("Operation not permitted"), "{}", err(&o));
+    let kill = policy("kill-uname.policy", "default allow\nuname: 1 => kill\n");
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        kill.to_str().unwrap(),
+        "--",
+        "uname",
+    ]);
+    assert_eq!(o.status.code(), Some(159), "{}", err(&o));
+    assert!(err(&o).contains("killed by SIGSYS"), "{}", err(&o));
+    let ev = policy(
+        "ev-run.policy",
+        "default allow\nexec: path == \"/nonexistent\"\n",
+    );
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        ev.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("rules for exec"), "{}", err(&o));
+    let o = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "--best-effort",
+        "-p",
+        ev.to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(err(&o).contains("WITHOUT a sandbox"), "{}", err(&o));
+    if !module_loaded() {
+        // auto: no module here, so seccomp.
+        let o = strbox(&[
+            "run",
+            "--backend",
+            "auto",
+            "-p",
+            deny.to_str().unwrap(),
+            "--",
+            "uname",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+        assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    }
+}

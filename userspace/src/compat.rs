@@ -64,6 +64,24 @@ pub enum Enforced {
 pub enum Backend {
     /// The strbox kernel module (`PR_SECCOMP_SET`).
     Strbox,
+    /// A seccomp-bpf filter generated from the same compiled policy
+    /// (`strbox-bpf`): the same verdict for every syscall, but no event
+    /// rules (seccomp sees registers, not the paths and addresses the LSM
+    /// hooks see).
+    Seccomp,
+}
+
+/// Which backend to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// The strbox module (the default).
+    #[default]
+    Strbox,
+    /// seccomp-bpf, on any kernel since 3.5 (the action cache needs 5.11).
+    Seccomp,
+    /// The module when it is loaded and supports the policy, else
+    /// seccomp-bpf.
+    Auto,
 }
 
 /// The outcome of an install.
@@ -136,6 +154,11 @@ pub enum Error {
     },
     /// `PR_SET_NO_NEW_PRIVS` failed.
     NoNewPrivs(io::Error),
+    /// The policy has no seccomp-bpf equivalent (event rules with a hard
+    /// requirement; a filter beyond `BPF_MAXINSNS`).
+    Seccomp(strbox_bpf::Error),
+    /// The kernel refused the seccomp filter (`seccomp(2)`'s errno).
+    SeccompInstall(io::Error),
     /// The kernel refused the layer (`PR_SECCOMP_SET`); its policy error,
     /// if any, is located in the file the user wrote.
     Install {
@@ -189,6 +212,8 @@ impl fmt::Display for Error {
                 "the strbox module's ABI version is {have}; {feature} need version {need}"
             ),
             Error::NoNewPrivs(e) => write!(f, "PR_SET_NO_NEW_PRIVS: {e}"),
+            Error::Seccomp(e) => write!(f, "seccomp backend: {e}"),
+            Error::SeccompInstall(e) => write!(f, "seccomp(SECCOMP_SET_MODE_FILTER): {e}"),
             Error::Install {
                 located: Some(l), ..
             } => write!(
@@ -210,6 +235,8 @@ impl std::error::Error for Error {
             Error::Read { source, .. } => Some(source),
             Error::Include(e) => Some(e),
             Error::NoNewPrivs(e) => Some(e),
+            Error::Seccomp(e) => Some(e),
+            Error::SeccompInstall(e) => Some(e),
             Error::Install { error, .. } => Some(error),
             _ => None,
         }
@@ -336,8 +363,28 @@ impl Policy {
     /// it gives once installed. [`Sandbox::apply`] is this plus the
     /// install; `strbox run` uses it to prepare a child before forking.
     pub fn plan(&self, compat: Compatibility, abi: Option<u32>) -> Result<Plan, Error> {
+        self.plan_for(BackendChoice::Strbox, compat, abi)
+    }
+
+    /// [`Policy::plan`] for a backend choice: [`BackendChoice::Auto`]
+    /// takes the module when it is loaded and its ABI supports the
+    /// policy, else seccomp-bpf.
+    pub fn plan_for(
+        &self,
+        backend: BackendChoice,
+        compat: Compatibility,
+        abi: Option<u32>,
+    ) -> Result<Plan, Error> {
         let prog = self.compile(tables::NATIVE)?;
         let req = requirements(&prog, &self.text);
+        let seccomp = match backend {
+            BackendChoice::Strbox => false,
+            BackendChoice::Seccomp => true,
+            BackendChoice::Auto => abi.is_none_or(|have| have < req.abi),
+        };
+        if seccomp {
+            return seccomp_plan(&prog, compat, abi);
+        }
         let status = |enforced| Status {
             enforced,
             backend: Backend::Strbox,
@@ -348,6 +395,7 @@ impl Policy {
                 Compatibility::HardRequirement => Err(Error::ModuleNotLoaded),
                 Compatibility::BestEffort => Ok(Plan {
                     text: None,
+                    bpf: None,
                     status: status(Enforced::None(
                         "the strbox kernel module is not loaded: nothing is enforced".into(),
                     )),
@@ -357,6 +405,7 @@ impl Policy {
         if have >= req.abi {
             return Ok(Plan {
                 text: Some(self.text.clone()),
+                bpf: None,
                 status: status(Enforced::Full),
             });
         }
@@ -378,6 +427,7 @@ impl Policy {
         if need == ABI_ACTIONS {
             return Ok(Plan {
                 text: None,
+                bpf: None,
                 status: status(Enforced::None(format!(
                     "the policy uses {feature}, which need ABI {need} (the module has {have}): nothing is enforced"
                 ))),
@@ -386,6 +436,7 @@ impl Policy {
         match without_events(&prog) {
             Some(text) => Ok(Plan {
                 text: Some(text.into_bytes()),
+                bpf: None,
                 status: status(Enforced::Partial(format!(
                     "{} rules not enforced: events need ABI {ABI_EVENTS}, the module has {have}",
                     event_names(req.events)
@@ -393,6 +444,7 @@ impl Policy {
             }),
             None => Ok(Plan {
                 text: None,
+                bpf: None,
                 status: status(Enforced::None(format!(
                     "the policy has only event rules ({}), which need ABI {ABI_EVENTS} (the module has {have}): nothing is enforced",
                     event_names(req.events)
@@ -402,13 +454,61 @@ impl Policy {
     }
 }
 
-/// What [`Policy::plan`] decided.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What [`Policy::plan`] decided: at most one of `text` and `bpf`.
+#[derive(Clone, Debug)]
 pub struct Plan {
-    /// The text to install, or `None` for nothing.
+    /// The text to install with `PR_SECCOMP_SET`, or `None`.
     pub text: Option<Vec<u8>>,
+    /// The seccomp-bpf filter to install, or `None`.
+    pub bpf: Option<Vec<strbox_bpf::Insn>>,
     /// The status once it is installed.
     pub status: Status,
+}
+
+/// The seccomp-bpf plan for a compiled policy: the whole policy, or with
+/// [`Compatibility::BestEffort`] its syscall rules without its event
+/// rules (which seccomp cannot see).
+fn seccomp_plan(prog: &Program, compat: Compatibility, abi: Option<u32>) -> Result<Plan, Error> {
+    let arch = tables::NATIVE;
+    let status = |enforced| Status {
+        enforced,
+        backend: Backend::Seccomp,
+        abi,
+    };
+    let events = prog.event_mask();
+    if events == 0 || compat == Compatibility::HardRequirement {
+        let bpf =
+            strbox_bpf::generate(prog, arch, strbox_bpf::Layout::Tree).map_err(Error::Seccomp)?;
+        return Ok(Plan {
+            text: None,
+            bpf: Some(bpf),
+            status: status(Enforced::Full),
+        });
+    }
+    let why = format!(
+        "{} rules not enforced: seccomp-bpf sees syscall registers, not paths or addresses",
+        event_names(events)
+    );
+    let Some(text) = without_events(prog) else {
+        return Ok(Plan {
+            text: None,
+            bpf: None,
+            status: status(Enforced::None(format!(
+                "the policy has only event rules ({}), which seccomp-bpf cannot enforce: nothing is enforced",
+                event_names(events)
+            ))),
+        });
+    };
+    let syscalls_only = crate::policy::compile_policy(text.as_bytes(), arch).map_err(|e| {
+        Error::Policy(Policy::named("<syscall rules>", text.clone().into_bytes()).locate(&e))
+    })?;
+    let bpf = strbox_bpf::generate(&syscalls_only, arch, strbox_bpf::Layout::Tree)
+        .map_err(Error::Seccomp)?;
+    Ok(Plan {
+        text: None,
+        bpf: Some(bpf),
+        status: status(Enforced::Partial(why)),
+    })
 }
 
 /// The requirements of a compiled program and its text.
@@ -501,6 +601,14 @@ impl crate::Sandbox<'_> {
         self
     }
 
+    /// Which backend enforces the policy (only
+    /// [`Sandbox::apply`](crate::Sandbox::apply) looks at it; default
+    /// [`BackendChoice::Strbox`]). [`Status::backend`] says which one did.
+    pub fn backend(mut self, backend: BackendChoice) -> Self {
+        self.backend = backend;
+        self
+    }
+
     /// Installs the layer according to the compatibility choice, after
     /// checking the policy on the host: `Ok(status)` says how much is
     /// enforced (with [`Compatibility::HardRequirement`] always
@@ -516,7 +624,25 @@ impl crate::Sandbox<'_> {
                 &owned
             }
         };
-        let plan = policy.plan(self.compat, crate::abi_version())?;
+        let plan = policy.plan_for(self.backend, self.compat, crate::abi_version())?;
+        if let Some(bpf) = &plan.bpf {
+            if self.no_new_privs {
+                crate::set_no_new_privs().map_err(Error::NoNewPrivs)?;
+            }
+            let flags = if self.tsync {
+                strbox_bpf::install::FLAG_TSYNC
+            } else {
+                0
+            };
+            strbox_bpf::install_with(bpf, flags).map_err(|e| {
+                Error::SeccompInstall(if e < 0 {
+                    io::Error::other(format!("TSYNC: thread {} could not be synchronised", -e))
+                } else {
+                    io::Error::from_raw_os_error(e)
+                })
+            })?;
+            return Ok(plan.status);
+        }
         let Some(text) = &plan.text else {
             return Ok(plan.status);
         };

@@ -23,14 +23,16 @@ mod include;
 pub mod policy;
 
 pub use compat::{
-    requirements, uses_actions, Backend, Compatibility, Enforced, Error, LocatedError, Plan,
-    Policy, Requirements, Status, ABI_ACTIONS, ABI_EVENTS,
+    requirements, uses_actions, Backend, BackendChoice, Compatibility, Enforced, Error,
+    LocatedError, Plan, Policy, Requirements, Status, ABI_ACTIONS, ABI_EVENTS,
 };
 pub use include::{IncludeError, IncludeErrorKind, Source, MAX_INCLUDE_DEPTH};
 
 use std::fmt;
 use std::io;
 
+/// The seccomp-bpf backend (`strbox-bpf`).
+pub use strbox_bpf as bpf;
 pub use strbox_filter::{Error as PolicyError, ErrorCode};
 pub use strbox_uapi::abi;
 
@@ -159,6 +161,7 @@ pub struct Sandbox<'a> {
     no_new_privs: bool,
     source: Option<&'a Policy>,
     compat: Compatibility,
+    backend: BackendChoice,
 }
 
 impl<'a> Sandbox<'a> {
@@ -171,6 +174,7 @@ impl<'a> Sandbox<'a> {
             no_new_privs: false,
             source: None,
             compat: Compatibility::HardRequirement,
+            backend: BackendChoice::Strbox,
         }
     }
 
