@@ -14,6 +14,10 @@
 //!   static `strbox` binary itself, listing a syscall) and the policy it
 //!   writes, with `default kill`, lets `strbox run` run the same command to
 //!   the same output under the real module.
+//! * `cli_run_seccomp_backend` — `--backend seccomp` runs the same policies
+//!   as seccomp-bpf filters beside the loaded module: only execve after
+//!   the install, an argument rule's errno identical to the module's, a
+//!   kill as SIGSYS (exit 159); `--backend auto` takes the module.
 
 use std::process::{Command, Output};
 
@@ -36,6 +40,10 @@ pub static TESTS: &[Test] = &[
     Test {
         name: "cli_learn_then_run",
         run: cli_learn_then_run,
+    },
+    Test {
+        name: "cli_run_seccomp_backend",
+        run: cli_run_seccomp_backend,
     },
 ];
 
@@ -221,6 +229,98 @@ fn cli_learn_then_run() -> TestResult {
         "strbox run under the learned policy: {} (learn printed {:?}); policy {text:?}",
         describe(&ran),
         String::from_utf8_lossy(&learned.stdout)
+    );
+    Ok(())
+}
+
+fn cli_run_seccomp_backend() -> TestResult {
+    let prog = "/tmp/strbox-exit42-bpf";
+    let exit_only = "/tmp/strbox-exec-exit-bpf.policy";
+    write(prog, &exit42_elf(), 0o755)?;
+    write(exit_only, EXEC_EXIT_ONLY.as_bytes(), 0o644)?;
+    // Only execve after the filter is installed, forked and with --exec.
+    for mode in [&[][..], &["--exec"][..]] {
+        let mut args = vec!["run", "--backend", "seccomp", "-p", exit_only];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["--", prog]);
+        let out = strbox(&args)?;
+        ensure!(
+            out.status.code() == Some(42),
+            "strbox {}: {}",
+            args.join(" "),
+            describe(&out)
+        );
+    }
+    // A kill verdict: SIGSYS, reported.
+    let out = strbox(&[
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        exit_only,
+        "--",
+        "/bin/strbox",
+        "syscalls",
+        "read",
+    ])?;
+    ensure!(
+        out.status.code() == Some(128 + libc::SIGSYS)
+            && String::from_utf8_lossy(&out.stderr).contains("killed by SIGSYS"),
+        "seccomp kill: {}",
+        describe(&out)
+    );
+    // An argument rule on a deny-list: the same errno from both backends
+    // (`strbox show` reads the layers with prctl(PR_SECCOMP_GET)).
+    let deny = "/tmp/strbox-deny-get.policy";
+    let text = format!(
+        "default allow\nprctl: option == {:#x} => errno EROFS\n",
+        strbox_uapi::abi::PR_SECCOMP_GET
+    );
+    write(deny, text.as_bytes(), 0o644)?;
+    for backend in ["seccomp", "strbox"] {
+        let out = strbox(&[
+            "run",
+            "--backend",
+            backend,
+            "-p",
+            deny,
+            "--",
+            "/bin/strbox",
+            "show",
+        ])?;
+        ensure!(
+            out.status.code() == Some(2)
+                && String::from_utf8_lossy(&out.stderr).contains("Read-only file system"),
+            "{backend}: {}",
+            describe(&out)
+        );
+    }
+    // Stacked: a seccomp filter does not hide the module's layers, and auto
+    // takes the module when it is loaded.
+    let allow = "/tmp/strbox-allow-all.policy";
+    write(allow, b"default allow\n", 0o644)?;
+    let out = strbox(&[
+        "run",
+        "--backend",
+        "auto",
+        "-p",
+        allow,
+        "--",
+        "/bin/strbox",
+        "run",
+        "--backend",
+        "seccomp",
+        "-p",
+        allow,
+        "--",
+        "/bin/strbox",
+        "show",
+    ])?;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success() && shown.matches("# strbox layer").count() == 1,
+        "auto then seccomp: one strbox layer expected: {}",
+        describe(&out)
     );
     Ok(())
 }
