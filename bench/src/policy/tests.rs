@@ -47,6 +47,7 @@ fn sizes_fit_the_kernel_limits() {
         let p = compile(&allowlist(arch), arch);
         for layout in [Layout::Tree, Layout::Linear] {
             let n = generate(&p, arch, layout).unwrap().len();
+            eprintln!("{} {layout:?}: {n} instructions", arch.name);
             assert!(n <= libc::BPF_MAXINSNS as usize);
             assert!(16 * (n + 4) <= 32768, "{layout:?}: {n} instructions");
         }
