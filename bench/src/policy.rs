@@ -24,6 +24,10 @@ pub fn rule_counts(p: &Program) -> (usize, usize) {
 
 // ------------------------------------------------------------- policies
 
+/// Policy C: allows everything. Its cost is each mechanism's floor: what
+/// a filtered syscall pays before any rule runs.
+pub const OPEN: &str = "default allow\n";
+
 /// The errno every benchmark policy denies with.
 pub const DENY_ERRNO: &str = "EPERM";
 

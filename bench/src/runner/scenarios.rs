@@ -17,6 +17,12 @@ pub(super) enum Pol {
     Ingo,
     Allow,
     Allow16,
+    /// `default allow` and nothing else: every verdict is a constant
+    /// allow, so a filtered syscall costs only the mechanism's fixed
+    /// floor (strbox: the flag's entry and exit work, the probe call, the
+    /// per-task lookup and the summary load; seccomp: its data fill and
+    /// action-cache test).
+    Open,
 }
 
 impl Pol {
@@ -26,6 +32,7 @@ impl Pol {
             Pol::Ingo => "A:ingo",
             Pol::Allow => "B:allow300",
             Pol::Allow16 => "B:allow300x16",
+            Pol::Open => "C:open",
         }
     }
     pub(super) fn key(self) -> &'static str {
@@ -34,6 +41,7 @@ impl Pol {
             Pol::Ingo => "ingo",
             Pol::Allow => "allow300",
             Pol::Allow16 => "allow300x16",
+            Pol::Open => "open",
         }
     }
     fn layers(self) -> usize {
@@ -47,7 +55,7 @@ impl Pol {
         match self {
             Pol::Ingo => INGO_PROBES,
             Pol::None => BASELINE_PROBES,
-            Pol::Allow | Pol::Allow16 => ALL_PROBES,
+            Pol::Allow | Pol::Allow16 | Pol::Open => ALL_PROBES,
         }
     }
 }
@@ -155,6 +163,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         s(Pol::Allow, Seccomp(Layout::Tree), Unloaded),
         s(Pol::Allow, Seccomp(Layout::Linear), Unloaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Unloaded),
+        s(Pol::Open, Seccomp(Layout::Tree), Unloaded),
         s(Pol::None, None, LoadedIdle),
         s(Pol::None, None, Loaded),
         s(Pol::Ingo, Strbox, Loaded),
@@ -163,6 +172,8 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         s(Pol::Ingo, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Loaded),
+        s(Pol::Open, Strbox, Loaded),
+        s(Pol::Open, Seccomp(Layout::Tree), Loaded),
         s(Pol::None, None, Crowded),
         s(Pol::Ingo, Strbox, Crowded),
         s(Pol::Allow16, Strbox, Crowded),
@@ -188,9 +199,13 @@ pub struct Policies {
     pub allow_bpf: Vec<Insn>,
     /// B as seccomp-bpf (linear chain).
     pub allow_bpf_linear: Vec<Insn>,
-    /// A and B compiled by strbox's engine (the expected verdicts, and
+    /// C (`default allow`) as strbox text and as seccomp-bpf.
+    pub open: String,
+    /// C as seccomp-bpf.
+    pub open_bpf: Vec<Insn>,
+    /// A, B and C compiled by strbox's engine (the expected verdicts, and
     /// what the BPF is generated from).
-    pub progs: [Box<Program>; 2],
+    pub progs: [Box<Program>; 3],
 }
 
 impl Policies {
@@ -201,12 +216,15 @@ impl Policies {
         let compile = |t: &str| {
             strbox::policy::compile_policy(t.as_bytes(), arch).map_err(|e| format!("{e:?}"))
         };
-        let progs = [compile(&ingo)?, compile(&allow)?];
+        let open = policy::OPEN.to_string();
+        let progs = [compile(&ingo)?, compile(&allow)?, compile(&open)?];
         let bpf = |p: &Program, l: Layout| generate(p, arch, l).map_err(|e| e.to_string());
         Ok(Policies {
             ingo_bpf: bpf(&progs[0], Layout::Tree)?,
             allow_bpf: bpf(&progs[1], Layout::Tree)?,
             allow_bpf_linear: bpf(&progs[1], Layout::Linear)?,
+            open_bpf: bpf(&progs[2], Layout::Tree)?,
+            open,
             progs,
             ingo,
             allow,
@@ -218,6 +236,7 @@ impl Policies {
             Pol::None => "",
             Pol::Ingo => &self.ingo,
             Pol::Allow | Pol::Allow16 => &self.allow,
+            Pol::Open => &self.open,
         }
     }
 
@@ -225,6 +244,7 @@ impl Policies {
         match (pol, layout) {
             (Pol::None, _) => &[],
             (Pol::Ingo, _) => &self.ingo_bpf,
+            (Pol::Open, _) => &self.open_bpf,
             (_, Layout::Tree) => &self.allow_bpf,
             (_, Layout::Linear) => &self.allow_bpf_linear,
         }
@@ -256,6 +276,7 @@ impl Policies {
             Pol::None => return true,
             Pol::Ingo => &self.progs[0],
             Pol::Allow | Pol::Allow16 => &self.progs[1],
+            Pol::Open => &self.progs[2],
         };
         let (nr, a) = p.call(0x1000);
         let args = [a[0], a[1], a[2], 0, 0, 0];

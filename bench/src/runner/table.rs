@@ -111,7 +111,7 @@ pub(super) fn print_table(
     let mut machine = Vec::new();
     // Every slice in run order (10 per run), for the log only.
     let mut raw = Vec::new();
-    for pol in [Pol::None, Pol::Ingo, Pol::Allow, Pol::Allow16] {
+    for pol in [Pol::None, Pol::Ingo, Pol::Allow, Pol::Allow16, Pol::Open] {
         for &p in pol.probes() {
             let base = stat(Pol::None, "none", p, 0.5);
             for (i, sc) in scs.iter().enumerate() {
