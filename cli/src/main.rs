@@ -109,7 +109,8 @@ enum Command {
         /// installed in order (after FILE, if given).
         #[arg(short = 'p', long = "policy", value_name = "POLICY")]
         policies: Vec<String>,
-        /// Apply each layer to every thread (STRBOX_SET_TSYNC).
+        /// Apply each layer to every thread (STRBOX_SET_TSYNC, or
+        /// SECCOMP_FILTER_FLAG_TSYNC for a seccomp layer).
         #[arg(long)]
         tsync: bool,
         /// Do not set no_new_privs (needs CAP_SYS_ADMIN).
