@@ -12,6 +12,35 @@ fn nr(nr: i32) -> Data {
     }
 }
 
+/// The opcodes are the kernel's (`linux/filter.h`, `bpf_common.h`), and
+/// so are the action values.
+#[test]
+fn opcodes_and_actions_are_the_kernels() {
+    let ops = [
+        (LD_W_ABS, 0x20),
+        (RET_K, 0x06),
+        (JA, 0x05),
+        (JEQ, 0x15),
+        (JGT, 0x25),
+        (JGE, 0x35),
+        (JSET, 0x45),
+        (ALU_AND_K, 0x54),
+        (ALU_XOR_K, 0xa4),
+    ];
+    for (op, want) in ops {
+        assert_eq!(op, want);
+    }
+    assert_eq!(
+        (RET_ALLOW, RET_LOG, RET_KILL_PROCESS, ret_errno(13)),
+        (0x7fff_0000, 0x7ffc_0000, 0x8000_0000, 0x0005_000d)
+    );
+    assert_eq!((OFF_NR, OFF_ARCH, DATA_SIZE), (0, 4, 64));
+    assert_eq!(
+        (off_arg_lo(0), off_arg_hi(0), off_arg_lo(5), off_arg_hi(5)),
+        (16, 20, 56, 60)
+    );
+}
+
 #[test]
 fn labels_resolve_forward() {
     let mut a = Asm::new();

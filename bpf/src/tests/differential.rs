@@ -544,3 +544,54 @@ fn tree_search_is_logarithmic() {
     assert!(tree <= 16, "tree: {tree} steps");
     assert!(linear > 100, "linear: {linear} steps");
 }
+
+/// The shape, pinned: a small policy's filter instruction by instruction
+/// (merged ranges, a verdict's `ret` in place in the leaves, a 32-bit
+/// argument loaded without a mask, a 64-bit ordering on both halves, one
+/// shared `ret` per action, the compat path).
+#[test]
+fn a_small_filter_is_exactly_this() {
+    let arch = &strbox_uapi::tables::X86_64;
+    let p = compile_for(
+        "default errno EPERM\nread: fd == 0 || count > 0x100000000\nuname: 1 => kill\n",
+        arch,
+    )
+    .unwrap();
+    let f = generate(&p, arch, Layout::Tree).unwrap();
+    let want = "   0: ld  [arch]
+   1: jeq #0xc000003e    jt 2    jf 18
+   2: ld  [nr]
+   3: jge #0x3f          jt 6    jf 4
+   4: jge #0x1           jt 5    jf 11
+   5: ret ERRNO(1)
+   6: jge #0x40          jt 8    jf 7
+   7: ret KILL_PROCESS
+   8: jge #0x80000000    jt 10   jf 9
+   9: ret ERRNO(1)
+  10: ret ALLOW
+  11: ld  [args[0].lo]
+  12: jeq #0x0           jt 22   jf 13
+  13: ld  [args[2].hi]
+  14: jgt #0x1           jt 22   jf 15
+  15: jeq #0x1           jt 16   jf 21
+  16: ld  [args[2].lo]
+  17: jgt #0x0           jt 22   jf 21
+  18: ld  [nr]
+  19: jge #0x80000000    jt 22   jf 20
+  20: ret ERRNO(1)
+  21: ret ERRNO(1)
+  22: ret ALLOW
+";
+    assert_eq!(crate::install::listing(&f), want);
+    // Linear: one `jeq` per syscall with rules, then the number ranges.
+    let l = generate(&p, arch, Layout::Linear).unwrap();
+    let text = crate::install::listing(&l);
+    assert!(
+        text.starts_with("   0: ld  [arch]\n   1: jeq #0xc000003e    jt 2    jf "),
+        "{text}"
+    );
+    assert!(text.contains("   3: jeq #0x0           jt "), "{text}");
+    assert!(text.contains("   4: jeq #0x3f          jt "), "{text}");
+    assert!(text.contains("   5: jge #0x80000000    jt "), "{text}");
+    assert!(text.contains("   6: jge #0x40000000    jt "), "{text}");
+}
