@@ -163,16 +163,6 @@ impl Asm {
         self.items.push(Item::Ja(l));
     }
 
-    /// Number of items so far (an instruction count before relaxation).
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether nothing was emitted yet.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
     /// Resolves the labels, relaxing long conditional jumps until every
     /// offset fits. Fails if a label was never placed or a jump would go
     /// backwards.
