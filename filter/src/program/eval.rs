@@ -7,9 +7,12 @@
 //! unlisted syscalls, so an allow-only layer runs exactly v1's code.
 //!
 //! `evaluate` is a bitmap test, a dispatch lookup, then a walk over the
-//! syscall's predicates. Each predicate extends the register to its type
-//! (shift left, arithmetic or logical shift right), compares (signed orders
-//! through the sign bias, so one unsigned compare does), and jumps. A jump
+//! syscall's predicates. Each predicate compares the register with its
+//! constant on the type's own bits (`==`, `!=`, `&`, `in`: combine, shift
+//! the type's bits to the top, test) or, for an ordering, extends the
+//! register to its type (shift left, arithmetic or logical shift right)
+//! and compares (signed orders through the sign bias, so one unsigned
+//! compare does), and jumps. A jump
 //! that does not move forward is refused, so the walk ends after at most
 //! [`MAX_PROGRAM_PREDICATES`](super::super::limits::MAX_PROGRAM_PREDICATES)
 //! comparisons whatever the memory holds. It allocates nothing, and every
@@ -122,19 +125,30 @@ impl Pred {
             Some(v) => v,
             None => return false,
         };
-        let signed = self.ext & EXT_SIGNED != 0;
-        let x = types::extend_bits(raw, u32::from(self.ext & EXT_SHIFT), signed);
-        let bias = if signed { SIGN_BIAS } else { 0 };
+        let shift = u32::from(self.ext & EXT_SHIFT);
         let v = self.value;
+        // `==`, `!=`, `&` and `in` depend only on the type's own bits: `v`
+        // is the extension of its low `64 - shift` bits, and so is the
+        // extended register, so shifting the combination's low bits to the
+        // top decides them without extending the register first (the
+        // common case costs an xor, a shift and a test).
         match self.op {
-            op::EQ => x == v,
-            op::NE => x != v,
-            op::LT => (x ^ bias) < v,
-            op::LE => (x ^ bias) <= v,
-            op::GT => (x ^ bias) > v,
-            op::GE => (x ^ bias) >= v,
-            op::BAND => x & v != 0,
-            _ => x & !v == 0,
+            op::EQ => (raw ^ v).wrapping_shl(shift) == 0,
+            op::NE => (raw ^ v).wrapping_shl(shift) != 0,
+            op::BAND => (raw & v).wrapping_shl(shift) != 0,
+            op::LT | op::LE | op::GT | op::GE => {
+                let signed = self.ext & EXT_SIGNED != 0;
+                let x = types::extend_bits(raw, shift, signed);
+                let x = x ^ if signed { SIGN_BIAS } else { 0 };
+                match self.op {
+                    op::LT => x < v,
+                    op::LE => x <= v,
+                    op::GT => x > v,
+                    _ => x >= v,
+                }
+            }
+            // `in` (and anything else, never written by the compiler).
+            _ => (raw & !v).wrapping_shl(shift) == 0,
         }
     }
 }
