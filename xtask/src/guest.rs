@@ -1,8 +1,10 @@
 //! Guest userland: the static musl binaries and the initramfs.
 //!
 //! The initramfs holds `/init` (= `strbox-guest` of `selftests/`, the test
-//! harness and command runner), `/bin/strbox` (the CLI, `cli/`), `/strbox.ko`,
-//! `/etc/strbox-run` (what to do) and `--add` files under `/mnt/host/`.
+//! harness and command runner), `/bin/strbox` (the CLI, `cli/`),
+//! `/bin/busybox` (Debian's busybox-static for the arch, `busybox.rs`),
+//! `/strbox.ko`, `/etc/strbox-run` (what to do) and `--add` files under
+//! `/mnt/host/`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -32,6 +34,8 @@ pub enum Mode {
 pub struct Bins {
     pub guest: PathBuf,
     pub cli: PathBuf,
+    /// Debian's static busybox for the arch.
+    pub busybox: PathBuf,
 }
 
 pub fn build_binaries(a: Arch) -> Result<Bins> {
@@ -73,6 +77,7 @@ pub fn build_binaries(a: Arch) -> Result<Bins> {
     Ok(Bins {
         guest: dir.join("strbox-guest"),
         cli: dir.join("strbox"),
+        busybox: crate::busybox::ensure(a)?,
     })
 }
 
@@ -151,6 +156,7 @@ pub fn initramfs(
     // A setuid-root copy: the TSYNC-vs-exec test execs it from uid 1000.
     file(&mut spec, "/bin/strbox-guest-suid", &bins.guest, "4755")?;
     file(&mut spec, "/bin/strbox", &bins.cli, "0755")?;
+    file(&mut spec, "/bin/busybox", &bins.busybox, "0755")?;
     spec.push_str(&crate::selftest::initramfs_entry(a)?);
     file(&mut spec, "/strbox.ko", ko, "0644")?;
     file(&mut spec, "/etc/strbox-run", &run, "0644")?;
