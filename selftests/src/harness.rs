@@ -247,13 +247,19 @@ pub fn run_command(argv: &[String]) -> i32 {
     let (prog, args) = match argv.split_first() {
         Some(p) => p,
         None => {
-            let sh = ["/bin/sh", "/mnt/host/sh", "/mnt/host/busybox"]
-                .into_iter()
-                .find(|p| std::path::Path::new(p).exists());
+            // The initramfs has Debian's static busybox as /bin/busybox.
+            let sh = [
+                ("/bin/sh", None),
+                ("/mnt/host/sh", None),
+                ("/bin/busybox", Some("sh")),
+                ("/mnt/host/busybox", Some("sh")),
+            ]
+            .into_iter()
+            .find(|(p, _)| std::path::Path::new(p).exists());
             return match sh {
-                Some(sh) => {
+                Some((sh, arg)) => {
                     // Interactive: hand the console over unframed.
-                    let s = Command::new(sh).status();
+                    let s = Command::new(sh).args(arg).status();
                     s.ok().and_then(|s| s.code()).unwrap_or(127)
                 }
                 None => {

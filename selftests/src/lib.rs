@@ -8,6 +8,7 @@
 pub mod bad_input;
 pub mod bench_check;
 pub mod child;
+pub mod cli_examples;
 pub mod cli_run;
 pub mod enforce;
 pub mod events;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<&'static Test> {
         tracing::TESTS,
         events::TESTS,
         cli_run::TESTS,
+        cli_examples::TESTS,
         seccomp_selftest::TESTS,
         // Before FINAL: its kmemleak scan must see what the fuzz left.
         fuzz::TESTS,

@@ -27,6 +27,20 @@ impl Arch {
             Arch::Aarch64 => ("Image", "arch/arm64/boot/Image"),
         }
     }
+    /// Debian's architecture name.
+    pub fn deb_arch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "amd64",
+            Arch::Aarch64 => "arm64",
+        }
+    }
+    /// The ELF header's `e_machine`.
+    pub fn elf_machine(self) -> u16 {
+        match self {
+            Arch::X86_64 => 62,   // EM_X86_64
+            Arch::Aarch64 => 183, // EM_AARCH64
+        }
+    }
     pub fn musl_target(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-musl",

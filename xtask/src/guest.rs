@@ -1,8 +1,11 @@
 //! Guest userland: the static musl binaries and the initramfs.
 //!
 //! The initramfs holds `/init` (= `strbox-guest` of `selftests/`, the test
-//! harness and command runner), `/bin/strbox` (the CLI, `cli/`), `/strbox.ko`,
-//! `/etc/strbox-run` (what to do) and `--add` files under `/mnt/host/`.
+//! harness and command runner), `/bin/strbox` (the CLI, `cli/`),
+//! `/bin/busybox` (Debian's busybox-static for the arch, `busybox.rs`),
+//! the example policies (`examples/policies/` as
+//! `/usr/share/strbox/examples/policies/`), `/strbox.ko`, `/etc/strbox-run` (what to do) and `--add` files under
+//! `/mnt/host/`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -14,6 +17,9 @@ use anyhow::{bail, Context, Result};
 use crate::arch::Arch;
 use crate::kernel::Kernel;
 use crate::util::{self, progress};
+
+/// Where `examples/policies/` is in the guest.
+pub const EXAMPLES: &str = "/usr/share/strbox/examples/policies";
 
 pub enum Mode {
     Test {
@@ -32,6 +38,8 @@ pub enum Mode {
 pub struct Bins {
     pub guest: PathBuf,
     pub cli: PathBuf,
+    /// Debian's static busybox for the arch.
+    pub busybox: PathBuf,
 }
 
 pub fn build_binaries(a: Arch) -> Result<Bins> {
@@ -73,6 +81,7 @@ pub fn build_binaries(a: Arch) -> Result<Bins> {
     Ok(Bins {
         guest: dir.join("strbox-guest"),
         cli: dir.join("strbox"),
+        busybox: crate::busybox::ensure(a)?,
     })
 }
 
@@ -151,6 +160,37 @@ pub fn initramfs(
     // A setuid-root copy: the TSYNC-vs-exec test execs it from uid 1000.
     file(&mut spec, "/bin/strbox-guest-suid", &bins.guest, "4755")?;
     file(&mut spec, "/bin/strbox", &bins.cli, "0755")?;
+    file(&mut spec, "/bin/busybox", &bins.busybox, "0755")?;
+    // The example policies, as the repository has them (their
+    // `@include`s are relative): the guest tests run them.
+    let mut dirs = vec![(
+        util::repo_root().join("examples").join("policies"),
+        EXAMPLES.to_string(),
+    )];
+    for d in [
+        "/usr",
+        "/usr/share",
+        "/usr/share/strbox",
+        "/usr/share/strbox/examples",
+    ] {
+        writeln!(spec, "dir {d} 0755 0 0")?;
+    }
+    while let Some((src, dst)) = dirs.pop() {
+        writeln!(spec, "dir {dst} 0755 0 0")?;
+        let mut entries: Vec<_> = fs::read_dir(&src)
+            .with_context(|| format!("{}", src.display()))?
+            .collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name();
+            let name = name.to_str().context("non-UTF-8 file name")?;
+            if e.file_type()?.is_dir() {
+                dirs.push((e.path(), format!("{dst}/{name}")));
+            } else {
+                file(&mut spec, &format!("{dst}/{name}"), &e.path(), "0644")?;
+            }
+        }
+    }
     spec.push_str(&crate::selftest::initramfs_entry(a)?);
     file(&mut spec, "/strbox.ko", ko, "0644")?;
     file(&mut spec, "/etc/strbox-run", &run, "0644")?;

@@ -7,6 +7,7 @@
 //! boot QEMU and collect the results (`qemu`, `results`).
 
 mod arch;
+mod busybox;
 mod chart;
 mod fuzz;
 mod gen_tables;

@@ -9,7 +9,7 @@
 //! machine already uses.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
@@ -89,11 +89,11 @@ pub fn ensure_packages(pkgs: &[&str]) -> Result<()> {
     apt(&[], &args)
 }
 
-/// A private apt configuration with the machine's sources plus
-/// bookworm-backports from the same mirror.
-fn backports_apt_options() -> Result<Vec<String>> {
-    let dir = util::cache_dir().join("apt").join("sources.list.d");
-    fs::create_dir_all(&dir)?;
+/// Copies the machine's apt sources (deb822 `.sources` files and
+/// `sources.list`) into `dir` and returns the URI of its Debian bookworm
+/// mirror. The host's apt configuration is only read.
+pub fn copy_host_sources(dir: &Path) -> Result<String> {
+    fs::create_dir_all(dir)?;
     let mut mirror = None;
     let mut n = 0;
     for e in fs::read_dir("/etc/apt/sources.list.d")? {
@@ -128,7 +128,24 @@ fn backports_apt_options() -> Result<Vec<String>> {
             fs::write(dir.join("host.list"), &text)?;
         }
     }
-    let mirror = mirror.context("cannot find the machine's Debian bookworm mirror in /etc/apt")?;
+    mirror.context("cannot find the machine's Debian bookworm mirror in /etc/apt")
+}
+
+/// apt options that read the sources in `dir` instead of the host's.
+pub fn source_options(dir: &Path) -> Vec<String> {
+    vec![
+        "-o".into(),
+        format!("Dir::Etc::SourceParts={}", dir.display()),
+        "-o".into(),
+        "Dir::Etc::SourceList=/dev/null".into(),
+    ]
+}
+
+/// A private apt configuration with the machine's sources plus
+/// bookworm-backports from the same mirror.
+fn backports_apt_options() -> Result<Vec<String>> {
+    let dir = util::cache_dir().join("apt").join("sources.list.d");
+    let mirror = copy_host_sources(&dir)?;
     fs::write(
         dir.join("strbox-backports.sources"),
         format!(
@@ -136,12 +153,7 @@ fn backports_apt_options() -> Result<Vec<String>> {
              Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
         ),
     )?;
-    Ok(vec![
-        "-o".into(),
-        format!("Dir::Etc::SourceParts={}", dir.display()),
-        "-o".into(),
-        "Dir::Etc::SourceList=/dev/null".into(),
-    ])
+    Ok(source_options(&dir))
 }
 
 fn ensure_qemu(arches: &[Arch]) -> Result<()> {
