@@ -840,6 +840,17 @@ fn compile_bpf_writes_the_filter_or_a_listing() {
     assert!(err(&o).contains("1:7:"), "{}", err(&o));
 }
 
+/// `strbox run --backend seccomp -p P... -- CMD...`.
+fn run_seccomp(policies: &[&PathBuf], cmd: &[&str]) -> Output {
+    let mut args = vec!["run", "--backend", "seccomp"];
+    for p in policies {
+        args.extend(["-p", p.to_str().unwrap()]);
+    }
+    args.push("--");
+    args.extend_from_slice(cmd);
+    strbox(&args)
+}
+
 /// The seccomp backend is enforced by this host's own kernel (no module
 /// needed): a deny-list rule fails the program's syscall with its errno,
 /// a kill verdict kills with SIGSYS (exit 159), and an event rule is
@@ -850,28 +861,10 @@ fn run_with_the_seccomp_backend() {
         "deny-uname-run.policy",
         "default allow\nuname: 1 => errno EACCES\n",
     );
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        deny.to_str().unwrap(),
-        "--",
-        "uname",
-    ]);
+    let o = run_seccomp(&[&deny], &["uname"]);
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(err(&o).contains("Permission denied"), "{}", err(&o));
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        deny.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        "echo ok",
-    ]);
+    let o = run_seccomp(&[&deny], &["sh", "-c", "echo ok"]);
     assert_eq!(
         (o.status.code(), out(&o).as_str()),
         (Some(0), "ok\n"),
@@ -885,67 +878,21 @@ fn run_with_the_seccomp_backend() {
         "eperm-uname.policy",
         "default allow\nuname: 1 => errno EPERM\n",
     );
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        allow_all.to_str().unwrap(),
-        "-p",
-        deny.to_str().unwrap(),
-        "--",
-        "uname",
-    ]);
+    let o = run_seccomp(&[&allow_all, &deny], &["uname"]);
     assert!(err(&o).contains("Permission denied"), "{}", err(&o));
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        eperm.to_str().unwrap(),
-        "-p",
-        deny.to_str().unwrap(),
-        "--",
-        "uname",
-    ]);
+    let o = run_seccomp(&[&eperm, &deny], &["uname"]);
     assert!(err(&o).contains("Permission denied"), "{}", err(&o));
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        deny.to_str().unwrap(),
-        "-p",
-        eperm.to_str().unwrap(),
-        "--",
-        "uname",
-    ]);
+    let o = run_seccomp(&[&deny, &eperm], &["uname"]);
     assert!(err(&o).contains("Operation not permitted"), "{}", err(&o));
     let kill = policy("kill-uname.policy", "default allow\nuname: 1 => kill\n");
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        kill.to_str().unwrap(),
-        "--",
-        "uname",
-    ]);
+    let o = run_seccomp(&[&kill], &["uname"]);
     assert_eq!(o.status.code(), Some(159), "{}", err(&o));
     assert!(err(&o).contains("killed by SIGSYS"), "{}", err(&o));
     let ev = policy(
         "ev-run.policy",
         "default allow\nexec: path == \"/nonexistent\"\n",
     );
-    let o = strbox(&[
-        "run",
-        "--backend",
-        "seccomp",
-        "-p",
-        ev.to_str().unwrap(),
-        "--",
-        "true",
-    ]);
+    let o = run_seccomp(&[&ev], &["true"]);
     assert_eq!(o.status.code(), Some(1), "{}", err(&o));
     assert!(err(&o).contains("rules for exec"), "{}", err(&o));
     let o = strbox(&[

@@ -100,8 +100,7 @@ enum End {
 /// its only syscalls. One RWX `PT_LOAD` segment; the buffer is its
 /// zero-filled tail (`memsz` > `filesz`).
 fn copy_elf(time: Time, out_fd: u8, end: End) -> Vec<u8> {
-    const BASE: u64 = 0x40_0000;
-    const HEADERS: u64 = 64 + 56;
+    use crate::util::{static_elf, ELF_BASE as BASE, ELF_HEADERS as HEADERS};
     const BUF: u32 = 0x40_1000;
     let mut code: Vec<u8> = Vec::new();
     #[cfg(target_arch = "x86_64")]
@@ -205,30 +204,8 @@ fn copy_elf(time: Time, out_fd: u8, end: End) -> Vec<u8> {
     };
     let size = HEADERS + code.len() as u64;
     assert!(size < u64::from(BUF) - BASE);
-    let mut e = Vec::new();
-    e.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]); // 64-bit, LE, v1
-    e.extend_from_slice(&[0; 8]);
-    e.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    e.extend_from_slice(&machine.to_le_bytes());
-    e.extend_from_slice(&1u32.to_le_bytes()); // EV_CURRENT
-    e.extend_from_slice(&(BASE + HEADERS).to_le_bytes()); // entry
-    e.extend_from_slice(&64u64.to_le_bytes()); // phoff
-    e.extend_from_slice(&0u64.to_le_bytes()); // shoff
-    e.extend_from_slice(&0u32.to_le_bytes()); // flags
-    for half in [64u16, 56, 1, 64, 0, 0] {
-        // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
-        e.extend_from_slice(&half.to_le_bytes());
-    }
-    e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    e.extend_from_slice(&7u32.to_le_bytes()); // PF_R | PF_W | PF_X
-    e.extend_from_slice(&0u64.to_le_bytes()); // offset
-    e.extend_from_slice(&BASE.to_le_bytes()); // vaddr
-    e.extend_from_slice(&BASE.to_le_bytes()); // paddr
-    e.extend_from_slice(&size.to_le_bytes()); // filesz
-    e.extend_from_slice(&0x2000u64.to_le_bytes()); // memsz: the buffer
-    e.extend_from_slice(&0x1000u64.to_le_bytes()); // align
-    e.extend_from_slice(&code);
-    e
+    // PF_R | PF_W | PF_X; memsz 0x2000: the buffer is the zero-filled tail
+    static_elf(machine, &code, 7, 0x2000)
 }
 
 /// Writes the program to `path` (mode 0755).

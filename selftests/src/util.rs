@@ -153,3 +153,43 @@ impl Drop for SharedPage {
         unsafe { libc::munmap(self.0, Self::SIZE) };
     }
 }
+
+/// Load address of [`static_elf`]'s single segment.
+pub const ELF_BASE: u64 = 0x40_0000;
+/// Size of [`static_elf`]'s ELF and program headers: `code` starts at
+/// `ELF_BASE + ELF_HEADERS` (the entry point).
+pub const ELF_HEADERS: u64 = 64 + 56;
+
+/// A minimal static ELF64 executable for `machine` (62: x86_64, 183:
+/// aarch64): one `PT_LOAD` segment at [`ELF_BASE`] with permissions
+/// `flags` (`PF_R` 4 | `PF_W` 2 | `PF_X` 1) and `memsz` bytes in memory
+/// (its tail past the file is zero-filled), no sections, no interpreter;
+/// execution starts at `code`. The suite's hand-made programs, whose only
+/// syscalls are the ones their code makes.
+pub fn static_elf(machine: u16, code: &[u8], flags: u32, memsz: u64) -> Vec<u8> {
+    let size = ELF_HEADERS + code.len() as u64;
+    let mut e = Vec::new();
+    e.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0]); // 64-bit, LE, v1
+    e.extend_from_slice(&[0; 8]);
+    e.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    e.extend_from_slice(&machine.to_le_bytes());
+    e.extend_from_slice(&1u32.to_le_bytes()); // EV_CURRENT
+    e.extend_from_slice(&(ELF_BASE + ELF_HEADERS).to_le_bytes()); // entry
+    e.extend_from_slice(&64u64.to_le_bytes()); // phoff
+    e.extend_from_slice(&0u64.to_le_bytes()); // shoff
+    e.extend_from_slice(&0u32.to_le_bytes()); // flags
+    for half in [64u16, 56, 1, 64, 0, 0] {
+        // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+        e.extend_from_slice(&half.to_le_bytes());
+    }
+    e.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    e.extend_from_slice(&flags.to_le_bytes());
+    e.extend_from_slice(&0u64.to_le_bytes()); // offset
+    e.extend_from_slice(&ELF_BASE.to_le_bytes()); // vaddr
+    e.extend_from_slice(&ELF_BASE.to_le_bytes()); // paddr
+    e.extend_from_slice(&size.to_le_bytes()); // filesz
+    e.extend_from_slice(&size.max(memsz).to_le_bytes()); // memsz
+    e.extend_from_slice(&0x1000u64.to_le_bytes()); // align
+    e.extend_from_slice(code);
+    e
+}

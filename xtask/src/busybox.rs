@@ -161,37 +161,15 @@ fn check_elf(p: &Path, a: Arch) -> Result<()> {
 }
 
 fn elf_verdict(b: &[u8], machine: u16) -> Result<()> {
-    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
-    let u32_at = |o: usize| {
-        b.get(o..o + 4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    };
-    let u64_at = |o: usize| {
-        b.get(o..o + 8).map(|s| {
-            let mut a = [0; 8];
-            a.copy_from_slice(s);
-            u64::from_le_bytes(a)
-        })
-    };
-    if b.get(..6) != Some(&[0x7f, b'E', b'L', b'F', 2, 1][..]) {
-        bail!("not a 64-bit little-endian ELF file");
-    }
-    let ty = u16_at(16).context("truncated")?;
+    let (ty, m, interp) = util::elf_facts(b)?;
     if ty != 2 && ty != 3 {
         bail!("ELF type {ty}: not an executable");
     }
-    let m = u16_at(18).context("truncated")?;
     if m != machine {
         bail!("ELF machine {m}, want {machine}");
     }
-    let phoff = u64_at(32).context("truncated")? as usize;
-    let phentsize = u16_at(54).context("truncated")? as usize;
-    let phnum = u16_at(56).context("truncated")? as usize;
-    for i in 0..phnum {
-        let t = u32_at(phoff + i * phentsize).context("truncated program headers")?;
-        if t == 3 {
-            bail!("has PT_INTERP: dynamically linked");
-        }
+    if interp {
+        bail!("has PT_INTERP: dynamically linked");
     }
     Ok(())
 }

@@ -332,34 +332,7 @@ fn foreign_libcap(a: Arch) -> Result<Libcap> {
 /// (PT_INTERP: a dynamically linked executable). ELF64 little-endian only.
 fn elf_facts(p: &Path) -> Result<(u16, bool)> {
     let b = fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
-    let u32_at = |o: usize| {
-        b.get(o..o + 4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    };
-    let u64_at = |o: usize| {
-        b.get(o..o + 8).map(|s| {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(s);
-            u64::from_le_bytes(w)
-        })
-    };
-    // ELFCLASS64, ELFDATA2LSB.
-    if b.get(0..6) != Some(b"\x7fELF\x02\x01") {
-        bail!("{}: not a little-endian ELF64 file", p.display());
-    }
-    let bad = || anyhow::anyhow!("{}: truncated ELF header", p.display());
-    let machine = u16_at(0x12).ok_or_else(bad)?;
-    let phoff = u64_at(0x20).ok_or_else(bad)? as usize;
-    let phentsize = u16_at(0x36).ok_or_else(bad)? as usize;
-    let phnum = u16_at(0x38).ok_or_else(bad)? as usize;
-    let mut interp = false;
-    for i in 0..phnum {
-        // PT_INTERP = 3
-        if u32_at(phoff + i * phentsize).ok_or_else(bad)? == 3 {
-            interp = true;
-        }
-    }
+    let (_, machine, interp) = util::elf_facts(&b).with_context(|| format!("{}", p.display()))?;
     Ok((machine, interp))
 }
 

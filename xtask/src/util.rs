@@ -197,3 +197,37 @@ pub fn sync_tree(src: &Path, dst: &Path, skip: &dyn Fn(&Path) -> bool) -> Result
     }
     Ok(())
 }
+
+/// What the pipeline checks of an executable it puts in the guest:
+/// `(e_type, e_machine, has PT_INTERP)` of an ELF64 little-endian image.
+/// The one ELF reader of xtask (the seccomp selftest build and busybox).
+pub fn elf_facts(b: &[u8]) -> Result<(u16, u16, bool)> {
+    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8).map(|s| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(s);
+            u64::from_le_bytes(w)
+        })
+    };
+    // ELFCLASS64, ELFDATA2LSB.
+    if b.get(0..6) != Some(b"\x7fELF\x02\x01") {
+        bail!("not a little-endian ELF64 file");
+    }
+    let ty = u16_at(0x10).context("truncated ELF header")?;
+    let machine = u16_at(0x12).context("truncated ELF header")?;
+    let phoff = u64_at(0x20).context("truncated ELF header")? as usize;
+    let phentsize = u16_at(0x36).context("truncated ELF header")? as usize;
+    let phnum = u16_at(0x38).context("truncated ELF header")? as usize;
+    let mut interp = false;
+    for i in 0..phnum {
+        // PT_INTERP = 3
+        let t = u32_at(phoff + i * phentsize).context("truncated program headers")?;
+        interp |= t == 3;
+    }
+    Ok((ty, machine, interp))
+}
