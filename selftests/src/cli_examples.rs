@@ -29,6 +29,7 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+use super::cli_run::describe;
 use super::{Test, TestResult};
 use crate::ensure;
 
@@ -210,10 +211,7 @@ fn copy_elf(time: Time, out_fd: u8, end: End) -> Vec<u8> {
 
 /// Writes the program to `path` (mode 0755).
 fn write_prog(path: &str, elf: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, elf).map_err(|e| format!("write {path}: {e}"))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| format!("chmod {path}: {e}"))
+    super::cli_run::write(path, elf, 0o755)
 }
 
 /// Runs `prog ARGS` with `input` on its stdin; collects its output.
@@ -239,15 +237,6 @@ fn strbox_run(policy: &str, cmd: &[&str], input: &[u8]) -> Result<Output, String
     let mut args = vec!["run", "-p", policy, "--"];
     args.extend_from_slice(cmd);
     run_with("/bin/strbox", &args, input)
-}
-
-fn describe(o: &Output) -> String {
-    format!(
-        "{:?}, stdout {:?}, stderr {:?}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The program ran to exit status 0 with exactly `stdout` and no stderr.

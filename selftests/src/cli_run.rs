@@ -76,7 +76,7 @@ fn exit42_elf() -> Vec<u8> {
 }
 
 /// Writes `text` to `path` with `mode`.
-fn write(path: &str, text: &[u8], mode: u32) -> Result<(), String> {
+pub(crate) fn write(path: &str, text: &[u8], mode: u32) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, text).map_err(|e| format!("write {path}: {e}"))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -91,7 +91,7 @@ fn strbox(args: &[&str]) -> Result<Output, String> {
         .map_err(|e| format!("/bin/strbox: {e}"))
 }
 
-fn describe(o: &Output) -> String {
+pub(crate) fn describe(o: &Output) -> String {
     format!(
         "{:?}, stdout {:?}, stderr {:?}",
         o.status,
