@@ -97,6 +97,28 @@ fn long_jumps_are_relaxed() {
     }
 }
 
+/// The boundary: an offset of 255 fits the 8-bit field, 256 does not.
+#[test]
+fn relaxation_starts_at_256() {
+    for (gap, relaxed) in [(254, false), (255, false), (256, true), (257, true)] {
+        let mut a = Asm::new();
+        let t = a.label();
+        a.load(OFF_NR);
+        a.jmp(JEQ, 7, Tgt::L(t), Tgt::Next);
+        for _ in 0..gap {
+            a.ret(0);
+        }
+        a.place(t);
+        a.ret(RET_ALLOW);
+        let p = a.finish().unwrap();
+        assert_eq!(p.len(), 2 + gap + 1 + usize::from(relaxed), "gap {gap}");
+        assert_eq!(p[1].jt as usize, if relaxed { 0 } else { gap }, "gap {gap}");
+        validate(&p).unwrap();
+        assert_eq!(run(&p, &nr(7)), Ok(RET_ALLOW), "gap {gap}");
+        assert_eq!(run(&p, &nr(8)), Ok(0), "gap {gap}");
+    }
+}
+
 #[test]
 fn backward_jumps_and_unplaced_labels_are_errors() {
     let mut a = Asm::new();
