@@ -81,3 +81,55 @@ fn event_rules_under_seccomp() {
         (Backend::Strbox, Enforced::Full)
     );
 }
+
+/// The body run in a child process by [`apply_installs_a_seccomp_filter`]
+/// (a no-op in the normal test run): applies a seccomp sandbox to itself,
+/// then reports what `getppid` and `getpid` return through its exit code.
+#[test]
+fn seccomp_child_body() {
+    if std::env::var_os("STRBOX_BACKENDS_CHILD").is_none() {
+        return;
+    }
+    let policy = Policy::from_text("default allow\ngetppid: 1 => errno 77\n");
+    let status = strbox::Sandbox::from_policy(&policy)
+        .no_new_privs(true)
+        .backend(BackendChoice::Seccomp)
+        .apply()
+        .expect("seccomp sandbox applies");
+    assert_eq!(status.backend, Backend::Seccomp);
+    assert_eq!(status.enforced, Enforced::Full);
+    // SAFETY: plain syscalls without pointer arguments.
+    let (ppid, pid) = unsafe {
+        (
+            libc::syscall(libc::SYS_getppid),
+            libc::syscall(libc::SYS_getpid),
+        )
+    };
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    let code = if ppid == -1 && pid > 0 { errno } else { 1 };
+    std::process::exit(code);
+}
+
+/// `Sandbox::apply` with the seccomp backend installs a real filter in
+/// this host's kernel (no module needed): in a child process, `getppid`
+/// fails with the policy's errno while `getpid` still works.
+#[test]
+fn apply_installs_a_seccomp_filter() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "seccomp_child_body",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("STRBOX_BACKENDS_CHILD", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(77),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
