@@ -91,6 +91,26 @@ fn starts_and_tests_of_a_small_policy() {
         panic!("read has a program");
     };
     assert_eq!(q.test(i).map(|t| t.value), Some(0xffff_ffff));
+    // A jump to the end of the array, or past it, ends in the default
+    // action as evaluation does; a corrupted argument index or width is
+    // no comparison.
+    let mut c = ok("default errno EPERM\nread: fd == 3 || fd == 4\n");
+    let Step::Test(i) = c.syscall_start(nr("read")) else {
+        panic!("read has a program");
+    };
+    for past in [crate::limits::MAX_PROGRAM_PREDICATES as u16, 1500] {
+        c.preds[i].on_false = past;
+        assert_eq!(
+            c.test(i).map(|t| t.on_false),
+            Some(Step::Verdict(Verdict::Errno(1)))
+        );
+    }
+    let good = c.preds[i];
+    c.preds[i].arg = 6;
+    assert_eq!(c.test(i), None);
+    c.preds[i] = good;
+    c.preds[i].ext = 64 - 12;
+    assert_eq!(c.test(i), None);
     // Event predicates are no integer comparisons.
     let e = ok("exec: path == \"/bin/sh\"\n");
     assert_eq!(e.test(0), None);
