@@ -56,3 +56,18 @@ impl ExecArgs {
         })
     }
 }
+
+/// In a forked child about to exec: restores an empty signal mask and
+/// SIGPIPE's default disposition (Rust ignores SIGPIPE, and an ignored
+/// signal would survive the exec). Two async-signal-safe syscalls, no
+/// allocation: safe between `fork` and `execve`.
+pub(crate) fn reset_signals_for_exec() {
+    // SAFETY: `set` is a valid, local sigset; `sigprocmask` and `signal`
+    // touch only this thread's mask and this process's dispositions.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}

@@ -415,10 +415,7 @@ unsafe fn install_and_exec(p: &Prepared, report: *mut Report) {
         std::ptr::write_volatile(std::ptr::addr_of_mut!((*report).layer), layer as u32);
         std::ptr::write_volatile(std::ptr::addr_of_mut!((*report).stage), stage);
     };
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-    libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    crate::exec_args::reset_signals_for_exec();
     if p.nnp && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
         fail(STAGE_NNP, 0);
         return;

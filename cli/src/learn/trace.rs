@@ -191,10 +191,7 @@ pub fn run(cmd: &[String], arch: &'static Arch) -> Result<Trace, Exit> {
     if root == 0 {
         // SAFETY: as above.
         unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            crate::exec_args::reset_signals_for_exec();
             if ptrace(PTRACE_TRACEME, 0, 0, 0).is_err() {
                 libc::_exit(CHILD_TRACEME_FAILED);
             }
