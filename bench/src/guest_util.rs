@@ -104,6 +104,29 @@ pub fn unload_when_idle() -> Result<(), String> {
     }
 }
 
+/// A fresh zero-filled anonymous `MAP_SHARED` mapping of `len` bytes,
+/// read-write, that forked children share with their parent (the
+/// benchmark's slots, the test harness's report page, the fuzzer's
+/// worker state). The caller owns it and unmaps it with `munmap`.
+pub fn shared_anon(len: usize) -> io::Result<*mut u8> {
+    // SAFETY: a new anonymous mapping: no existing memory is touched, and
+    // the kernel checks `len`.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(p.cast())
+}
+
 /// A close-on-exec pipe: `(read end, write end)`.
 pub fn pipe_cloexec() -> io::Result<(File, File)> {
     let mut fds = [0; 2];

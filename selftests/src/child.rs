@@ -117,21 +117,8 @@ impl Outcome {
 /// Forks; the child runs `body` and exits 0 on success, 1 on a failed
 /// check, 2 on a panic. Returns how it ended and its message.
 pub fn spawn(body: impl FnOnce() -> Child) -> Result<Outcome, String> {
-    // SAFETY: anonymous shared mapping, checked below.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            REPORT_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    if page == libc::MAP_FAILED {
-        return Err(format!("mmap: {}", std::io::Error::last_os_error()));
-    }
-    let page = page.cast::<u8>();
+    let page =
+        strbox_bench::guest_util::shared_anon(REPORT_SIZE).map_err(|e| format!("mmap: {e}"))?;
     let prev = REPORT.swap(page, Ordering::Relaxed);
     // SAFETY: fork in a test process; the child only runs `body` and exits.
     let pid = unsafe { libc::fork() };

@@ -56,22 +56,8 @@ struct Shm {
 impl Shm {
     fn new(n: usize) -> Result<Shm, String> {
         let len = n.max(1) * std::mem::size_of::<Slot>();
-        // SAFETY: a fresh anonymous shared mapping; no existing memory is
-        // touched. Zero-filled, which is a valid `Slot` (integers and
-        // atomics only).
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mmap: {}", io::Error::last_os_error()));
-        }
+        // Zero-filled, which is a valid `Slot` (integers and atomics only).
+        let p = crate::guest_util::shared_anon(len).map_err(|e| format!("mmap: {e}"))?;
         Ok(Shm {
             p: p.cast(),
             n: n.max(1),

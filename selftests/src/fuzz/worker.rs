@@ -43,20 +43,8 @@ pub(super) struct SharedMap {
 impl SharedMap {
     pub(super) fn new() -> Result<SharedMap, String> {
         let len = std::mem::size_of::<Shared>().div_ceil(4096) * 4096;
-        // SAFETY: a fresh anonymous shared mapping, checked below.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
-            return Err(format!("mmap shared: {}", std::io::Error::last_os_error()));
-        }
+        let p =
+            strbox_bench::guest_util::shared_anon(len).map_err(|e| format!("mmap shared: {e}"))?;
         Ok(SharedMap { ptr: p.cast(), len })
     }
 
