@@ -399,6 +399,7 @@ fn emit(s: &mut Scratch, out: &mut Program) -> StageResult<()> {
         group(s, out, i, j)?;
         i = j;
     }
+    out.mark_eq_runs();
     Ok(())
 }
 

@@ -22,7 +22,9 @@ use super::super::addr;
 use super::super::event::{Event, EventInput};
 use super::super::glob::glob_match;
 use super::super::types::{self, op};
-use super::layout::{exit, Pred, Program, ACCEPT, EXT_SHIFT, EXT_SIGNED, REJECT, SIGN_BIAS};
+use super::layout::{
+    exit, Pred, Program, ACCEPT, EXT_EQ_NEXT, EXT_SHIFT, EXT_SIGNED, REJECT, SIGN_BIAS,
+};
 
 /// What the predicates of one evaluation read: a syscall's registers or an
 /// event's fields. [`Program::run`] is generic over it, so the syscall
@@ -224,7 +226,11 @@ impl Program {
             let Some(p) = self.preds.get(pc) else {
                 return REJECT;
             };
-            let target = if p.test(self, input) {
+            let target = if p.eq_next() {
+                let (last, target) = self.run_eq(pc, p, input);
+                pc = last;
+                target
+            } else if p.test(self, input) {
                 p.on_true
             } else {
                 p.on_false
@@ -240,6 +246,54 @@ impl Program {
             }
             pc = target;
         }
+    }
+
+    /// Runs `x == a || x == b || ...` from predicate `pc` (`head`, which
+    /// has [`EXT_EQ_NEXT`]): the register is read and the type's shift
+    /// taken once, then each following member costs a load, an xor, a
+    /// shift and a test, and two byte compares to know it is one (its
+    /// `ext` equal to the head's: flagged, same type; its `arg` equal).
+    /// Every predicate keeps its meaning: a flagged one is `==` going on
+    /// to the next predicate when false; the run's last `==` (same
+    /// argument and type, unflagged) jumps to its own `on_false`; anything
+    /// else is left to the general loop. Returns the last predicate
+    /// tested and its jump target.
+    #[inline(always)]
+    fn run_eq<I: Input>(&self, pc: usize, head: &Pred, input: &I) -> (usize, u16) {
+        // `pc + 1 <= MAX_PROGRAM_PREDICATES`, far below the exits.
+        let fall = |pc: usize| (pc, pc.wrapping_add(1) as u16);
+        let Some(x) = input.reg(head.arg) else {
+            // Every comparison is false: on to the next predicate.
+            return fall(pc);
+        };
+        let shift = u32::from(head.ext & EXT_SHIFT);
+        if (x ^ head.value).wrapping_shl(shift) == 0 {
+            return (pc, head.on_true);
+        }
+        let rest = self.preds.get(pc.wrapping_add(1)..).unwrap_or(&[]);
+        let mut members = rest.iter();
+        // The index of the predicate `members` just gave.
+        let at = |members: &core::slice::Iter<'_, Pred>| {
+            self.preds
+                .len()
+                .wrapping_sub(members.as_slice().len())
+                .wrapping_sub(1)
+        };
+        while let Some(p) = members.next() {
+            if p.ext != head.ext || p.arg != head.arg {
+                if p.ext == head.ext & !EXT_EQ_NEXT && p.op == op::EQ && p.arg == head.arg {
+                    // The run's last `==`.
+                    let hit = (x ^ p.value).wrapping_shl(shift) == 0;
+                    return (at(&members), if hit { p.on_true } else { p.on_false });
+                }
+                return fall(at(&members).wrapping_sub(1));
+            }
+            // A flagged member of the same type and argument.
+            if (x ^ p.value).wrapping_shl(shift) == 0 {
+                return (at(&members), p.on_true);
+            }
+        }
+        fall(self.preds.len().wrapping_sub(1))
     }
 }
 

@@ -104,6 +104,15 @@ pub(crate) const SIGN_BIAS: u64 = 1 << 63;
 pub(crate) const EXT_SIGNED: u8 = 0x80;
 /// [`Pred::ext`] bits: 64 minus the width of the argument's type.
 pub(crate) const EXT_SHIFT: u8 = 0x3f;
+/// [`Pred::ext`] bit: the predicate is an `==` whose false branch is the
+/// next predicate (`x == a || x == b || ...`). Whatever its `op` and
+/// `on_false` hold, the evaluator and the view read a flagged predicate
+/// as `==` going on to predicate `i + 1` when it fails, so a run of them
+/// on one argument is tested in one tight loop: the register read once,
+/// and one byte compare of `ext` (flag and type at once) and one of `arg`
+/// per member. [`Program::mark_eq_runs`] sets it only where that is what
+/// the predicate already says.
+pub(crate) const EXT_EQ_NEXT: u8 = 0x40;
 
 /// One compiled comparison (16 bytes).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -164,6 +173,13 @@ impl Pred {
     /// The argument's type.
     pub(crate) fn arg_type(&self) -> ArgType {
         types::ty_from_code(self.ty)
+    }
+
+    /// Whether the predicate is an `==` that falls through to the next
+    /// one when it fails ([`EXT_EQ_NEXT`]).
+    #[inline(always)]
+    pub(crate) fn eq_next(&self) -> bool {
+        self.ext & EXT_EQ_NEXT != 0
     }
 
     /// The constant as converted to the argument's type, without the sign
@@ -563,6 +579,29 @@ impl Program {
     /// dispatch table and the readback code, which bound it themselves).
     pub(crate) fn pred(&self, i: usize) -> Option<&Pred> {
         self.preds.get(i)
+    }
+
+    /// Flags every `==` whose false branch is the next predicate, itself
+    /// an `==` on the same argument and type, with [`EXT_EQ_NEXT`] (run
+    /// once, after the last predicate is laid out). The flag changes no
+    /// verdict: it marks exactly what the predicate already says, so that
+    /// `x == a || x == b || ...` is tested in one loop.
+    pub(crate) fn mark_eq_runs(&mut self) {
+        for i in 1..usize::from(self.n_preds) {
+            let Some(&next) = self.preds.get(i) else {
+                break;
+            };
+            if let Some(p) = self.preds.get_mut(i.wrapping_sub(1)) {
+                if p.op == op::EQ
+                    && usize::from(p.on_false) == i
+                    && next.op == op::EQ
+                    && next.arg == p.arg
+                    && next.ext == p.ext
+                {
+                    p.ext |= EXT_EQ_NEXT;
+                }
+            }
+        }
     }
 
     /// Readback unit `i`, if it is in use.

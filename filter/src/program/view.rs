@@ -13,9 +13,9 @@
 //! random policies.
 
 use super::super::limits::MAX_PROGRAM_PREDICATES;
-use super::super::types::op;
+use super::super::types::{self, op};
 use super::eval::Verdict;
-use super::layout::{exit, Program, EXT_SHIFT, EXT_SIGNED};
+use super::layout::{exit, Program, EXT_SHIFT, EXT_SIGNED, SIGN_BIAS};
 
 /// `ENOSYS` (38 on every architecture strbox supports; checked against
 /// the generated errno tables in the tests).
@@ -98,6 +98,9 @@ impl Program {
     pub fn test(&self, i: usize) -> Option<Test> {
         let p = self.pred(i)?;
         let cmp = match p.op {
+            // An `==` falling through to the next predicate is `==`
+            // whatever `op` holds (see `EXT_EQ_NEXT`).
+            _ if p.eq_next() => Cmp::Eq,
             op::EQ => Cmp::Eq,
             op::NE => Cmp::Ne,
             op::LT => Cmp::Lt,
@@ -123,15 +126,30 @@ impl Program {
                 self.step_to(usize::from(t))
             }
         };
+        let shift = u32::from(p.ext & EXT_SHIFT);
         let signed = p.ext & EXT_SIGNED != 0;
+        // What the evaluator compares, from `ext` alone (for a compiled
+        // program this is `Pred::written_value`): an ordering's constant
+        // without the sign bias; the bit tests see only the type's bits
+        // of theirs, so its extension.
+        let value = match cmp {
+            Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge if signed => p.value ^ SIGN_BIAS,
+            Cmp::Lt | Cmp::Le | Cmp::Gt | Cmp::Ge => p.value,
+            _ => types::extend_bits(p.value, shift, signed),
+        };
         Some(Test {
             arg: p.arg,
             cmp,
             width,
             signed,
-            value: p.written_value(),
+            value,
             on_true: next(p.on_true),
-            on_false: next(p.on_false),
+            on_false: next(if p.eq_next() {
+                // `i + 1 <= MAX_PROGRAM_PREDICATES`, far below the exits.
+                (i as u16).wrapping_add(1)
+            } else {
+                p.on_false
+            }),
         })
     }
 

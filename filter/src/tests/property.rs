@@ -150,6 +150,9 @@ fn gen_expr(rng: &mut Rng, arch: &Arch, sys: &Syscall, depth: u32) -> Expr {
             text,
         };
     }
+    if rng.chance(15) && !sys.args.is_empty() {
+        return gen_set(rng, arch, sys);
+    }
     match rng.below(5) {
         0 => Expr::Not(Box::new(gen_expr(rng, arch, sys, depth - 1))),
         1 | 2 => Expr::And(
@@ -161,6 +164,39 @@ fn gen_expr(rng: &mut Rng, arch: &Arch, sys: &Syscall, depth: u32) -> Expr {
             Box::new(gen_expr(rng, arch, sys, depth - 1)),
         ),
     }
+}
+
+/// "Equals one of": `f == a || f == b || ...` over 2 to 12 values of one
+/// argument (close together, so registers near them hit and miss; with
+/// repeats), sometimes with a comparison of another operator or argument
+/// in the middle, which ends the compiled run of `==`s there.
+fn gen_set(rng: &mut Rng, arch: &Arch, sys: &Syscall) -> Expr {
+    let arg = rng.below(sys.args.len());
+    let ty = ty_of(sys, arg);
+    let (base, _) = gen_value(rng, arch, ty);
+    let (lo, hi) = range(ty);
+    let n = 2 + rng.below(11);
+    let mut terms: Vec<Expr> = (0..n)
+        .map(|_| {
+            let v = (base + rng.below(9) as i128 - 4).clamp(lo, hi);
+            Expr::Cmp {
+                arg,
+                field: String::from(sys.args[arg].name),
+                op: Op::Eq,
+                value: v,
+                text: spell(rng, v),
+            }
+        })
+        .collect();
+    if rng.chance(30) {
+        let at = rng.below(terms.len());
+        terms.insert(at, gen_expr(rng, arch, sys, 0));
+    }
+    let mut e = terms.pop().expect("n >= 2");
+    while let Some(t) = terms.pop() {
+        e = Expr::Or(Box::new(t), Box::new(e));
+    }
+    e
 }
 
 /// A random policy over `syscalls` (a subset of the arch's).
@@ -281,6 +317,7 @@ pub(crate) fn differential(
     let mut evaluations = 0u64;
     let mut compiled = 0u64;
     let mut allowed = 0u64;
+    let mut eq_runs = 0u64;
     for case in 0..cases {
         // a small pool of syscalls per policy, so rules collide
         let pool: Vec<&'static Syscall> = (0..3).map(|_| *rng.pick(&syscalls)).collect();
@@ -298,6 +335,7 @@ pub(crate) fn differential(
             let terms: usize = policy.rules.iter().map(|r| r.2.terms()).sum();
             panic!("case {case} (seed {seed}): valid policy rejected: {e} ({:?}), {terms} terms\n{text}", e.code);
         }
+        eq_runs += prog.preds.iter().filter(|p| p.eq_next()).count() as u64;
         compiled += 1;
         // print and recompile: same program
         let printed = print_for(arch, &prog);
@@ -366,6 +404,11 @@ pub(crate) fn differential(
         let nr = 512 + rng.below(100_000) as u32;
         assert_eq!(prog.evaluate(nr, &[0; 6]), prog.default_verdict());
     }
+    // `x == a || x == b ...` was compiled to flagged runs, often.
+    assert!(
+        eq_runs >= cases / 2,
+        "{eq_runs} flagged predicates in {cases} policies"
+    );
     (compiled, evaluations, allowed)
 }
 

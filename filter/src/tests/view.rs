@@ -94,7 +94,7 @@ fn starts_and_tests_of_a_small_policy() {
     // A jump to the end of the array, or past it, ends in the default
     // action as evaluation does; a corrupted argument index or width is
     // no comparison.
-    let mut c = ok("default errno EPERM\nread: fd == 3 || fd == 4\n");
+    let mut c = ok("default errno EPERM\nread: fd == 3 || fd > 4\n");
     let Step::Test(i) = c.syscall_start(nr("read")) else {
         panic!("read has a program");
     };
@@ -111,6 +111,34 @@ fn starts_and_tests_of_a_small_policy() {
     c.preds[i] = good;
     c.preds[i].ext = 64 - 12;
     assert_eq!(c.test(i), None);
+    // `==` falling through to the next predicate: flagged where the next
+    // is an `==` of the same argument and type, and then read as `==`
+    // going on to `i + 1` whatever `op` and `on_false` hold (as the
+    // evaluator reads it).
+    let mut f = ok("default errno EPERM\nread: fd == 3 || fd == 4 || fd == 9 || count == 9\n");
+    let Step::Test(i) = f.syscall_start(nr("read")) else {
+        panic!("read has a program");
+    };
+    let flags: [bool; 4] = core::array::from_fn(|j| f.preds[i + j].eq_next());
+    assert_eq!(flags, [true, true, false, false]);
+    f.preds[i].on_false = 0xfffe;
+    f.preds[i].op = crate::types::op::GT;
+    let t = f.test(i).expect("a comparison");
+    assert_eq!(
+        (t.cmp, t.value, t.on_false),
+        (Cmp::Eq, 3, Step::Test(i + 1))
+    );
+    assert_eq!(f.evaluate(nr("read"), &[4, 0, 0, 0, 0, 0]), Verdict::Allow);
+    assert_eq!(
+        f.evaluate(nr("read"), &[5, 0, 0, 0, 0, 0]),
+        Verdict::Errno(1)
+    );
+    let last = crate::limits::MAX_PROGRAM_PREDICATES - 1;
+    f.preds[last] = f.preds[i];
+    assert_eq!(
+        f.test(last).map(|t| t.on_false),
+        Some(Step::Verdict(Verdict::Errno(1)))
+    );
     // Event predicates are no integer comparisons.
     let e = ok("exec: path == \"/bin/sh\"\n");
     assert_eq!(e.test(0), None);
@@ -124,9 +152,25 @@ fn corrupted_targets_end_where_the_evaluator_ends() {
     let (read, write) = (nr("read"), nr("write"));
     let mut answered = 0;
     for _ in 0..3000 {
-        let mut q = ok("default errno EPERM\nread: fd == 3 || fd == 4 && count > 9\nwrite: fd < 2 => kill\nwrite: fd == 7 => log\n");
+        let mut q = ok("default errno EPERM\nread: fd == 3 || fd == 4 && count > 9\nread: fd == 5 || fd == 6 || fd == 8\nwrite: fd < 2 => kill\nwrite: fd == 7 => log\n");
         for _ in 0..3 {
-            let k = rng.below(6);
+            let k = rng.below(9);
+            // The `==` fall-through flag and the operator, set or cleared
+            // where the compiler would not.
+            if rng.chance(25) {
+                q.preds[k].ext ^= crate::program::layout::EXT_EQ_NEXT;
+            }
+            if rng.chance(15) {
+                q.preds[k].op = *rng.pick(&[0u8, 1, 4]);
+            }
+            // Another argument or type, which ends a run of `==`s.
+            if rng.chance(10) {
+                q.preds[k].arg = rng.below(3) as u8;
+            }
+            if rng.chance(10) {
+                let flag = q.preds[k].ext & crate::program::layout::EXT_EQ_NEXT;
+                q.preds[k].ext = flag | *rng.pick(&[0u8, 32, 0x80 | 32, 48]);
+            }
             let pick = [
                 0u16, 1, 2, 3, 4, 5, 6, 1023, 1024, 1500, 0xe000, 0xe00d, 0xfffc, 0xfffd, 0xfffe,
                 0xffff,
@@ -138,7 +182,7 @@ fn corrupted_targets_end_where_the_evaluator_ends() {
             }
         }
         for _ in 0..8 {
-            let args = [rng.below(9) as u64, 0, rng.below(12) as u64, 0, 0, 0];
+            let args = [rng.below(10) as u64, 0, rng.below(12) as u64, 0, 0, 0];
             for n in [read, write] {
                 if let Some(v) = walk(&q, n, &args) {
                     assert_eq!(v, q.evaluate(n, &args), "nr {n} {args:?}");
