@@ -54,6 +54,49 @@ impl SyscallRegs {
         self.0
     }
 
+    /// The six argument registers of a syscall of the native 64-bit ABI,
+    /// read here rather than through the shim (this is the probe's hot
+    /// path): x86_64 `di, si, dx, r10, r8, r9`; arm64 `orig_x0` (`x0` may
+    /// already hold a return value) and `x1..x5` — what
+    /// `syscall_get_arguments()` reads for them. For any ABI, use
+    /// [`SyscallRegs::args`].
+    #[inline(always)]
+    pub(crate) fn native_args(self) -> [u64; 6] {
+        let r = self.0;
+        #[cfg(CONFIG_X86_64)]
+        {
+            // SAFETY: the frame is valid and only this task writes it
+            // (type invariant); each read is of one integer field.
+            unsafe {
+                [
+                    (*r).di as u64,
+                    (*r).si as u64,
+                    (*r).dx as u64,
+                    (*r).r10 as u64,
+                    (*r).r8 as u64,
+                    (*r).r9 as u64,
+                ]
+            }
+        }
+        #[cfg(CONFIG_ARM64)]
+        {
+            // SAFETY: as above. Both members of the register union are
+            // plain `u64` arrays over the same storage (`user_regs.regs`
+            // and `regs`), so reading either is defined.
+            unsafe {
+                let x = core::ptr::addr_of!((*r).__bindgen_anon_1.user_regs.regs);
+                [
+                    (*r).orig_x0,
+                    (*x)[1],
+                    (*x)[2],
+                    (*x)[3],
+                    (*x)[4],
+                    (*x)[5],
+                ]
+            }
+        }
+    }
+
     /// The six argument registers, per the syscall's ABI
     /// (`syscall_get_arguments()`).
     pub(crate) fn args(self) -> [u64; 6] {

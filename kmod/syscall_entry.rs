@@ -111,36 +111,26 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
     // SAFETY: the tracepoint's `regs` is the current task's frame, used
     // only during this probe.
     let frame = unsafe { SyscallRegs::from_raw(regs) };
-    let mut args = [0u64; 6];
-    let mut have_args = false;
-    let mut read_args = |args: &mut [u64; 6]| {
-        if !have_args {
-            *args = frame.args();
-            have_args = true;
-        }
-    };
-    let verdict = if !native {
+    // The arguments are read only when a rule or a record needs them.
+    let (verdict, read) = if !native {
         // ia32/x32/AArch32: the policy's rules name native numbers, so no
         // rule applies; fail closed (each layer's default action, ENOSYS
         // for a deny-list, allowed only by event-only layers).
-        chain.compat_verdict()
+        (chain.compat_verdict(), None)
     } else if let Some(v) = chain.constant_verdict(id as u32) {
         // No layer looks at this syscall's arguments: one load.
-        v
+        (v, None)
     } else {
-        read_args(&mut args);
-        chain.evaluate(id as u32, &args)
+        let args = frame.native_args();
+        (chain.evaluate(id as u32, &args), Some(args))
     };
+    let args = || read.unwrap_or_else(|| frame.args());
     match verdict {
         Verdict::Allow => {}
-        Verdict::Log => {
-            read_args(&mut args);
-            report::record(Recorded::Log, task, id, native, &args, chain);
-        }
+        Verdict::Log => report::record(Recorded::Log, task, id, native, &args(), chain),
         Verdict::Errno(e) => frame.skip(-(e as c_long)),
         Verdict::Kill => {
-            read_args(&mut args);
-            report::record(Recorded::Kill, task, id, native, &args, chain);
+            report::record(Recorded::Kill, task, id, native, &args(), chain);
             // The syscall must not run: skip it, then kill the whole
             // thread group (SIGKILL cannot be caught, blocked or ignored;
             // the task dies on its way back to user).

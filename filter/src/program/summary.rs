@@ -49,6 +49,7 @@ fn encode(v: Option<Verdict>) -> u16 {
     }
 }
 
+#[inline(always)]
 fn decode(c: u16) -> Option<Verdict> {
     match c & 0xf {
         ALLOW if c == ALLOW => Some(Verdict::Allow),
