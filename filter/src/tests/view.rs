@@ -152,9 +152,9 @@ fn corrupted_targets_end_where_the_evaluator_ends() {
     let (read, write) = (nr("read"), nr("write"));
     let mut answered = 0;
     for _ in 0..3000 {
-        let mut q = ok("default errno EPERM\nread: fd == 3 || fd == 4 && count > 9\nread: fd == 5 || fd == 6 || fd == 8\nwrite: fd < 2 => kill\nwrite: fd == 7 => log\n");
+        let mut q = ok("default errno EPERM\nread: fd == 3 || fd == 4 && count > 9\nread: fd == 5 || fd == 6 || fd == 8\nread: count > 0x100000005\nwrite: fd < 2 => kill\nwrite: fd == 7 => log\n");
         for _ in 0..3 {
-            let k = rng.below(9);
+            let k = rng.below(10);
             // The `==` fall-through flag and the operator, set or cleared
             // where the compiler would not.
             if rng.chance(25) {
