@@ -16,7 +16,8 @@ use kernel::alloc::KVBox;
 use kernel::sync::Arc;
 
 use crate::filter::{
-    evaluate_chain, evaluate_event_chain, ChainSummary, Event, EventInput, Program, Verdict,
+    evaluate_chain, evaluate_event_chain, evaluate_layers, ChainSummary, Event, EventInput,
+    Program, Verdict,
 };
 use crate::report::LayerLimits;
 use crate::uapi::abi::{MAX_CHAIN_PREDICATES, MAX_LAYERS};
@@ -36,6 +37,11 @@ pub(crate) struct Layer {
     program: KVBox<Program>,
     /// The layer installed before this one, if any.
     parent: Option<Arc<Layer>>,
+    /// Every older layer of the chain by depth (`lineage[k]`: the layer at
+    /// depth `k`, 0 the first installed; `None` from this layer's own depth
+    /// on), so that [`Layer::evaluate`] reaches the few layers a call
+    /// needs without walking the chain.
+    lineage: [Option<Arc<Layer>>; MAX_LAYERS],
     /// The argument-independent verdicts of the chain ending here (built
     /// at install from `program` and the parent's summary).
     summary: KVBox<ChainSummary>,
@@ -85,9 +91,15 @@ impl Layer {
     ) -> Layer {
         LIVE_LAYERS.fetch_add(1, Ordering::Relaxed);
         summary.build(&program, parent.as_deref().map(|p| &*p.summary));
+        let lineage = core::array::from_fn(|k| match &parent {
+            Some(p) if p.depth.checked_sub(1) == Some(k) => Some(p.clone()),
+            Some(p) => p.lineage.get(k).cloned().flatten(),
+            None => None,
+        });
         Layer {
             program,
             parent,
+            lineage,
             summary,
             depth: limits.0,
             chain_predicates: limits.1,
@@ -130,9 +142,24 @@ impl Layer {
     /// The verdict of the whole chain ending here for syscall `nr` with
     /// argument registers `args`: the most severe verdict of all layers,
     /// the newest layer's errno on a tie. Allocates nothing.
+    ///
+    /// Only the layers that do not allow `nr` outright are evaluated (the
+    /// summary names them; `Allow` changes no combined verdict), reached
+    /// through `lineage`; a chain the summary cannot name layer by layer
+    /// is walked whole.
     #[inline]
     pub(crate) fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
-        evaluate_chain(self.iter().map(|l| l.program()), nr, args)
+        let at = |k: usize| {
+            if self.depth.checked_sub(1) == Some(k) {
+                Some(self.program())
+            } else {
+                self.lineage.get(k)?.as_deref().map(Layer::program)
+            }
+        };
+        self.summary
+            .layers_to_evaluate(nr, self.depth)
+            .and_then(|layers| evaluate_layers(layers, at, nr, args))
+            .unwrap_or_else(|| evaluate_chain(self.iter().map(|l| l.program()), nr, args))
     }
 
     /// The events any layer of the chain has rules for ([`Event::bit`]s;

@@ -316,6 +316,33 @@ pub fn evaluate_chain<'a>(
     acc
 }
 
+/// [`evaluate_chain`] over the layers named by `layers` (bit `k`: the
+/// layer at depth `k`, 0 the first installed, as
+/// [`ChainSummary::layers_to_evaluate`](super::ChainSummary::layers_to_evaluate)
+/// gives them), newest first; `layer(k)` finds the layer at depth `k`.
+/// `None` if it finds none for a named depth (then evaluate the whole
+/// chain).
+#[inline]
+pub fn evaluate_layers<'a>(
+    layers: u16,
+    layer: impl Fn(usize) -> Option<&'a Program>,
+    nr: u32,
+    args: &[u64; 6],
+) -> Option<Verdict> {
+    let mut acc = Verdict::Allow;
+    let mut left = layers;
+    while left != 0 {
+        // The newest layer left.
+        let k = 15u32.wrapping_sub(left.leading_zeros());
+        left &= !(1u16 << (k & 15));
+        acc = layer(k as usize)?.evaluate(nr, args).combine(acc);
+        if acc == Verdict::Kill {
+            break;
+        }
+    }
+    Some(acc)
+}
+
 /// [`evaluate_chain`] for an event: each layer's
 /// [`Program::evaluate_event`], combined the same way (newest first, most
 /// severe wins, stops at `Kill`; an empty chain allows).

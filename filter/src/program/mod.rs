@@ -21,7 +21,7 @@ pub(crate) mod layout;
 pub(crate) mod summary;
 pub(crate) mod view;
 
-pub use eval::{evaluate_chain, evaluate_event_chain, Verdict};
+pub use eval::{evaluate_chain, evaluate_event_chain, evaluate_layers, Verdict};
 pub use layout::{Program, ACCEPT, REJECT};
 pub use summary::ChainSummary;
 pub use view::{Cmp, Step, Test, ENOSYS};

@@ -12,6 +12,14 @@
 //! ([`ChainSummary::build`]), so judging a syscall with a constant verdict
 //! costs one load at any depth, and reads no argument register.
 //!
+//! When a call must be evaluated, only the layers that do not simply
+//! allow it are run: per syscall number the summary keeps a bitmap of the
+//! layers that allow it outright ([`ChainSummary::layers_to_evaluate`]),
+//! and `Allow` changes no combined verdict (it is [`Verdict::combine`]'s
+//! identity), so skipping them gives the same verdict as evaluating every
+//! layer. A task whose policy stack has one layer with argument rules for
+//! `read` pays for that one layer, however deep the stack.
+//!
 //! Encoding (one `u16` per syscall number below [`MAX_NR`]): 0 = evaluate
 //! the chain; 1 = allow; 2 = log; 3 = kill; 4 | errno << 4 = errno
 //! (`errno` ≤ [`MAX_ERRNO`] fits in 12 bits). All-zero memory is the valid
@@ -33,9 +41,21 @@ const ERRNO: u16 = 4;
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ChainSummary {
     codes: [u16; MAX_NR],
+    /// Per syscall number: bit `k` set when the layer at depth `k` (0:
+    /// the first installed) allows it outright, so evaluating the chain
+    /// may skip it (0 in zeroed memory: skip nothing).
+    skip: [u16; MAX_NR],
     /// OR of the layers' [`Program::event_mask`].
     events: u32,
+    /// The number of layers summarised (0 in zeroed memory, which then
+    /// matches no chain: [`ChainSummary::layers_to_evaluate`] says
+    /// "all").
+    depth: u32,
 }
+
+/// The deepest chain whose layers [`ChainSummary::layers_to_evaluate`]
+/// can name (one bit each in a `u16`; `MAX_LAYERS` is 16).
+const MASK_LAYERS: u32 = 16;
 
 fn encode(v: Option<Verdict>) -> u16 {
     match v {
@@ -96,7 +116,9 @@ impl ChainSummary {
     pub const fn new() -> Self {
         ChainSummary {
             codes: [EVALUATE; MAX_NR],
+            skip: [0; MAX_NR],
             events: 0,
+            depth: 0,
         }
     }
 
@@ -104,12 +126,24 @@ impl ChainSummary {
     /// top of the chain summarised by `parent` (`None`: a first layer).
     /// `self` may be any memory (it is overwritten entirely).
     pub fn build(&mut self, program: &Program, parent: Option<&ChainSummary>) {
-        for (nr, slot) in self.codes.iter_mut().enumerate() {
+        // The new layer's depth, and its bit in `skip` (none beyond the
+        // mask: such a chain is always evaluated whole).
+        let index = parent.map_or(0, |p| p.depth);
+        let bit = 1u16.checked_shl(index);
+        for nr in 0..MAX_NR {
+            let (Some(slot), Some(skip)) = (self.codes.get_mut(nr), self.skip.get_mut(nr)) else {
+                break;
+            };
             let older = match parent {
                 Some(p) => p.lookup(nr as u32),
                 None => Some(Verdict::Allow),
             };
             let newer = program.constant_verdict(nr as u32);
+            let older_skip = parent.and_then(|p| p.skip.get(nr)).copied().unwrap_or(0);
+            *skip = match bit {
+                Some(b) if newer == Some(Verdict::Allow) => older_skip | b,
+                _ => older_skip,
+            };
             let chain = match (older, newer) {
                 (Some(Verdict::Kill), _) | (_, Some(Verdict::Kill)) => Some(Verdict::Kill),
                 (Some(o), Some(n)) => Some(o.combine(n)),
@@ -118,6 +152,23 @@ impl ChainSummary {
             *slot = encode(chain);
         }
         self.events = program.event_mask() | parent.map_or(0, ChainSummary::event_mask);
+        self.depth = index.saturating_add(1);
+    }
+
+    /// The layers of a chain of `depth` layers that must be evaluated for
+    /// syscall `nr` when [`ChainSummary::lookup`] says "evaluate": bit `k`
+    /// for the layer at depth `k` (0: the first installed), every layer
+    /// but those that allow `nr` outright. `None` when this summary is
+    /// not one of a chain of `depth` layers, or the chain is deeper than
+    /// the mask: evaluate every layer then.
+    #[inline(always)]
+    pub fn layers_to_evaluate(&self, nr: u32, depth: usize) -> Option<u16> {
+        if depth != self.depth as usize || self.depth > MASK_LAYERS {
+            return None;
+        }
+        let all = u16::MAX.checked_shr(MASK_LAYERS - self.depth).unwrap_or(0);
+        // Beyond the table no layer allows outright (each one's default).
+        Some(all & !self.skip.get(nr as usize).copied().unwrap_or(0))
     }
 
     /// The events some layer of the chain has rules for (OR of
@@ -190,7 +241,7 @@ mod tests {
         let s = ChainSummary::new();
         assert!((0..MAX_NR as u32 + 8).all(|nr| s.lookup(nr).is_none()));
         assert_eq!(ChainSummary::default(), s);
-        assert_eq!(ChainSummary::SIZE, 2 * MAX_NR + 4);
+        assert_eq!(ChainSummary::SIZE, 4 * MAX_NR + 8);
         assert_eq!(s.event_mask(), 0);
     }
 

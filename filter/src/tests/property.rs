@@ -507,3 +507,113 @@ fn mutations_never_panic() {
     }
     assert!(accepted > 0);
 }
+
+/// Evaluating only the layers [`ChainSummary::layers_to_evaluate`] names
+/// gives the whole chain's verdict: random stacks of 1 to 16 v2 layers
+/// over a few syscalls (so that layers allow outright, restrict by
+/// argument and deny the same calls), every syscall of the pool and a
+/// few others, registers aimed at the policies' constants.
+#[test]
+fn skipping_layers_that_allow_changes_no_verdict() {
+    use crate::{evaluate_chain, evaluate_layers, ChainSummary};
+    let arch = &TEST_ARCH;
+    let syscalls: Vec<&'static Syscall> = arch
+        .syscalls
+        .iter()
+        .filter(|s| (s.nr as usize) < crate::limits::MAX_NR)
+        .collect();
+    let mut rng = Rng::new(env_u64("STRBOX_PROPTEST_SEED", 0x5eed_0003));
+    let (mut masked, mut skipped) = (0u64, 0u64);
+    for _ in 0..60 {
+        let pool: Vec<&'static Syscall> = (0..3).map(|_| *rng.pick(&syscalls)).collect();
+        let depth = 1 + rng.below(16);
+        let mut layers: Vec<Box<Program>> = Vec::new();
+        let mut summaries: Vec<Box<ChainSummary>> = Vec::new();
+        for _ in 0..depth {
+            let mut policy = gen_policy_v2(&mut rng, arch, &pool);
+            if rng.chance(50) {
+                // Allow some of the pool outright.
+                policy.actions.push(Verdict::Allow);
+                let sys = *rng.pick(&pool);
+                policy
+                    .rules
+                    .push((String::from(sys.name), sys, Expr::Lit(true)));
+            }
+            let text = policy.render(arch, &mut || false);
+            layers.push(compile_for(arch, &text).expect("valid policy"));
+            let mut s = Box::new(ChainSummary::new());
+            s.build(
+                layers.last().expect("pushed"),
+                summaries.last().map(|b| &**b),
+            );
+            summaries.push(s);
+        }
+        let s = summaries.last().expect("depth >= 1");
+        assert_eq!(s.layers_to_evaluate(0, depth + 1), None);
+        assert_eq!(s.layers_to_evaluate(0, depth - 1), None);
+        assert_eq!(ChainSummary::new().layers_to_evaluate(0, depth), None);
+        let newest_first: Vec<&Program> = layers.iter().rev().map(|b| &**b).collect();
+        let mut values = Vec::new();
+        for _ in 0..40 {
+            let sys = if rng.chance(85) {
+                *rng.pick(&pool)
+            } else {
+                *rng.pick(&syscalls)
+            };
+            let nr = sys.nr;
+            let mask = s
+                .layers_to_evaluate(nr, depth)
+                .expect("a chain of 16 or fewer");
+            for (k, l) in layers.iter().enumerate() {
+                let allows = l.constant_verdict(nr) == Some(Verdict::Allow);
+                assert_eq!(
+                    mask & (1 << k) == 0,
+                    allows,
+                    "layer {k} of {depth}, nr {nr}"
+                );
+                skipped += u64::from(allows);
+            }
+            assert_eq!(u32::from(mask) >> depth, 0);
+            values.clear();
+            let args = gen_args(&mut rng, sys, &values);
+            let want = evaluate_chain(newest_first.iter().copied(), nr, &args);
+            let got = evaluate_layers(mask, |k| layers.get(k).map(|b| &**b), nr, &args);
+            assert_eq!(got, Some(want), "nr {nr} {args:x?}, {depth} layers");
+            masked += 1;
+            // A layer it cannot find: no verdict (the caller walks the chain).
+            if mask != 0 {
+                assert_eq!(evaluate_layers(mask, |_| None, nr, &args), None);
+            }
+        }
+        // Beyond the table no layer is skipped.
+        let all = u16::MAX >> (16 - depth);
+        assert_eq!(s.layers_to_evaluate(100_000, depth), Some(all));
+    }
+    assert!(masked >= 2400 && skipped > 1000, "{masked} {skipped}");
+}
+
+/// A chain deeper than the mask is evaluated whole.
+#[test]
+fn chains_beyond_the_mask_are_evaluated_whole() {
+    use crate::ChainSummary;
+    let p = ok("default errno EPERM\nread: 1\nwrite: fd == 1\n");
+    let mut summaries: Vec<Box<ChainSummary>> = Vec::new();
+    for depth in 1..=17usize {
+        let mut s = Box::new(ChainSummary::new());
+        s.build(&p, summaries.last().map(|b| &**b));
+        let read = TEST_ARCH.syscall("read").expect("read").nr;
+        let write = TEST_ARCH.syscall("write").expect("write").nr;
+        let want = if depth <= 16 {
+            Some(u16::MAX >> (16 - depth))
+        } else {
+            None
+        };
+        assert_eq!(s.layers_to_evaluate(write, depth), want, "{depth}");
+        assert_eq!(
+            s.layers_to_evaluate(read, depth),
+            want.map(|_| 0),
+            "{depth}"
+        );
+        summaries.push(s);
+    }
+}

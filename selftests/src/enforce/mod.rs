@@ -28,8 +28,8 @@ use inherit::{
 };
 use lifetime::{kmemleak_no_strbox_leaks, rmmod_refused_while_filtered};
 use nesting::{
-    layer_without_prctl, nesting_narrows, nesting_never_reallows, precedence_kill_over_errno,
-    precedence_newest_errno,
+    deep_stack_argument_rules, layer_without_prctl, nesting_narrows, nesting_never_reallows,
+    precedence_kill_over_errno, precedence_newest_errno,
 };
 use readback::{cli_run_show, get_round_trip};
 use stress::stress_smp;
@@ -50,6 +50,7 @@ pub static TESTS: &[Test] = &[
     t("nesting_never_reallows", nesting_never_reallows),
     t("precedence_kill_over_errno", precedence_kill_over_errno),
     t("precedence_newest_errno", precedence_newest_errno),
+    t("deep_stack_argument_rules", deep_stack_argument_rules),
     t("inherit_fork", inherit_fork),
     t("inherit_thread", inherit_thread),
     t("inherit_execve", inherit_execve),

@@ -4,7 +4,7 @@
 use strbox::abi::PR_STRBOX_ABI_VERSION;
 use strbox::sys;
 
-use crate::child::{allow_all_except, getpid, getppid, install, set, spawn};
+use crate::child::{allow_all_except, getpid, getppid, install, sc, set, spawn, Child};
 use crate::{check, TestResult};
 
 /// A layer that does not allow prctl also forbids adding layers: the
@@ -85,4 +85,51 @@ pub(super) fn precedence_newest_errno() -> TestResult {
         .ok(&format!("errno {a} then {b}"))?;
     }
     Ok(())
+}
+
+/// Argument rules deep in a full stack: of 16 layers, the oldest, one in
+/// the middle and the newest judge `getsid` by its argument; the 13
+/// others allow it outright, so the module evaluates only the three
+/// (the chain summary names them) — and the verdicts are the whole
+/// chain's: a layer's errno where only it matches, the newest errno of
+/// two that match, and `kill` from the oldest layer through all the
+/// others.
+pub(super) fn deep_stack_argument_rules() -> TestResult {
+    const OLDEST: &str =
+        "default allow\ngetsid: pid == 12345 => errno EACCES\ngetsid: pid == 4242 => kill\n";
+    const MIDDLE: &str = "default allow\ngetsid: pid == 12345 || pid == 555 => errno ENOENT\n";
+    const NEWEST: &str = "default allow\ngetsid: pid == 777 => errno EPERM\n";
+    let stack = || -> Child {
+        for k in 0..16 {
+            install(match k {
+                0 => OLDEST,
+                7 => MIDDLE,
+                15 => NEWEST,
+                _ => "default allow\n",
+            })?;
+        }
+        Ok(())
+    };
+    spawn(|| {
+        stack()?;
+        let sid = |pid: u64| sc(libc::SYS_getsid, [pid, 0, 0, 0, 0, 0]);
+        check!(sid(0).is_ok(), "getsid(0) = {:?}", sid(0));
+        for (pid, want) in [
+            (777, libc::EPERM),
+            (555, libc::ENOENT),
+            (12345, libc::ENOENT),
+        ] {
+            let r = sid(pid);
+            check!(r == Err(want), "getsid({pid}) = {r:?}, want errno {want}");
+        }
+        Ok(())
+    })?
+    .ok("16 layers")?;
+    spawn(|| {
+        stack()?;
+        let r = sc(libc::SYS_getsid, [4242, 0, 0, 0, 0, 0]);
+        check!(false, "getsid(4242) returned {r:?}");
+        Ok(())
+    })?
+    .killed_by(libc::SIGKILL, "kill from the oldest of 16 layers")
 }
