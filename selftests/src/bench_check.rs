@@ -291,6 +291,8 @@ fn seccomp_twins_match_strbox() -> TestResult {
             Filter::Strbox {
                 text: text.as_bytes(),
                 layers,
+                top: &[],
+                top_layers: 0,
             },
             &calls,
         )
@@ -322,8 +324,16 @@ fn seccomp_twins_match_strbox() -> TestResult {
             "{name}: the calls prove little ({allowed} allowed, {denied} denied)"
         );
         for (layout, bpf) in twins {
-            let sc = outcomes(Filter::Seccomp { prog: bpf, layers }, &calls)
-                .map_err(|e| format!("{name} seccomp {layout}: {e}"))?;
+            let sc = outcomes(
+                Filter::Seccomp {
+                    prog: bpf,
+                    layers,
+                    top: &[],
+                    top_layers: 0,
+                },
+                &calls,
+            )
+            .map_err(|e| format!("{name} seccomp {layout}: {e}"))?;
             for (i, c) in calls.iter().enumerate() {
                 ensure!(
                     sc[i] == sb[i],

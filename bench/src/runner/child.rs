@@ -13,10 +13,22 @@ use crate::guest_util::pipe_cloexec;
 pub enum Filter<'a> {
     /// Nothing.
     None,
-    /// `layers` strbox layers of this policy text.
-    Strbox { text: &'a [u8], layers: usize },
-    /// `layers` seccomp filters of this program.
-    Seccomp { prog: &'a [Insn], layers: usize },
+    /// `layers` strbox layers of this policy text, then `top_layers` of
+    /// `top` over them.
+    Strbox {
+        text: &'a [u8],
+        layers: usize,
+        top: &'a [u8],
+        top_layers: usize,
+    },
+    /// `layers` seccomp filters of this program, then `top_layers` of
+    /// `top` over them.
+    Seccomp {
+        prog: &'a [Insn],
+        layers: usize,
+        top: &'a [Insn],
+        top_layers: usize,
+    },
 }
 
 /// Writes all of `b` to fd 1 (the pipe to the parent). Allocates nothing
@@ -70,14 +82,26 @@ pub(super) fn install(f: Filter) -> Result<(), (usize, i32)> {
     }
     match f {
         Filter::None => {}
-        Filter::Strbox { text, layers } => {
-            for i in 0..layers {
-                strbox::install(text).map_err(|e| (i + 1, e.errno))?;
+        Filter::Strbox {
+            text,
+            layers,
+            top,
+            top_layers,
+        } => {
+            for i in 0..layers + top_layers {
+                let t = if i < layers { text } else { top };
+                strbox::install(t).map_err(|e| (i + 1, e.errno))?;
             }
         }
-        Filter::Seccomp { prog, layers } => {
-            for i in 0..layers {
-                bpf::install(prog).map_err(|e| (i + 1, e))?;
+        Filter::Seccomp {
+            prog,
+            layers,
+            top,
+            top_layers,
+        } => {
+            for i in 0..layers + top_layers {
+                let p = if i < layers { prog } else { top };
+                bpf::install(p).map_err(|e| (i + 1, e))?;
             }
         }
     }

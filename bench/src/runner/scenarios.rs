@@ -17,6 +17,11 @@ pub(super) enum Pol {
     Ingo,
     Allow,
     Allow16,
+    /// B under 15 layers of C: a restrictive policy with sandboxes nested
+    /// in it that restrict nothing more. seccomp's action cache covers
+    /// only calls every filter allows outright, so an argument rule runs
+    /// all 16 filters; strbox runs only B's layer.
+    Nested,
     /// `default allow` and nothing else: every verdict is a constant
     /// allow, so a filtered syscall costs only the mechanism's fixed
     /// floor (strbox: the flag's entry and exit work, the probe call, the
@@ -32,6 +37,7 @@ impl Pol {
             Pol::Ingo => "A:ingo",
             Pol::Allow => "B:allow300",
             Pol::Allow16 => "B:allow300x16",
+            Pol::Nested => "B+15xC",
             Pol::Open => "C:open",
         }
     }
@@ -41,6 +47,7 @@ impl Pol {
             Pol::Ingo => "ingo",
             Pol::Allow => "allow300",
             Pol::Allow16 => "allow300x16",
+            Pol::Nested => "allow300+15open",
             Pol::Open => "open",
         }
     }
@@ -51,11 +58,19 @@ impl Pol {
             1
         }
     }
+    /// Layers of C over the policy's own.
+    fn open_layers(self) -> usize {
+        if self == Pol::Nested {
+            15
+        } else {
+            0
+        }
+    }
     pub(super) fn probes(self) -> &'static [Probe] {
         match self {
             Pol::Ingo => INGO_PROBES,
             Pol::None => BASELINE_PROBES,
-            Pol::Allow | Pol::Allow16 | Pol::Open => ALL_PROBES,
+            Pol::Allow | Pol::Allow16 | Pol::Nested | Pol::Open => ALL_PROBES,
         }
     }
 }
@@ -163,15 +178,18 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         s(Pol::Allow, Seccomp(Layout::Tree), Unloaded),
         s(Pol::Allow, Seccomp(Layout::Linear), Unloaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Unloaded),
+        s(Pol::Nested, Seccomp(Layout::Tree), Unloaded),
         s(Pol::Open, Seccomp(Layout::Tree), Unloaded),
         s(Pol::None, None, LoadedIdle),
         s(Pol::None, None, Loaded),
         s(Pol::Ingo, Strbox, Loaded),
         s(Pol::Allow, Strbox, Loaded),
         s(Pol::Allow16, Strbox, Loaded),
+        s(Pol::Nested, Strbox, Loaded),
         s(Pol::Ingo, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow, Seccomp(Layout::Tree), Loaded),
         s(Pol::Allow16, Seccomp(Layout::Tree), Loaded),
+        s(Pol::Nested, Seccomp(Layout::Tree), Loaded),
         s(Pol::Open, Strbox, Loaded),
         s(Pol::Open, Seccomp(Layout::Tree), Loaded),
         s(Pol::None, None, Crowded),
@@ -235,7 +253,7 @@ impl Policies {
         match pol {
             Pol::None => "",
             Pol::Ingo => &self.ingo,
-            Pol::Allow | Pol::Allow16 => &self.allow,
+            Pol::Allow | Pol::Allow16 | Pol::Nested => &self.allow,
             Pol::Open => &self.open,
         }
     }
@@ -252,19 +270,26 @@ impl Policies {
 
     pub(super) fn filter(&self, sc: &Scenario) -> Filter<'_> {
         let layers = sc.pol.layers();
+        let top_layers = sc.pol.open_layers();
         match sc.mech {
             Mech::None => Filter::None,
             Mech::Strbox => Filter::Strbox {
                 text: self.text(sc.pol).as_bytes(),
                 layers,
+                top: self.open.as_bytes(),
+                top_layers,
             },
             Mech::Seccomp(l) => Filter::Seccomp {
                 prog: self.bpf(sc.pol, l),
                 layers,
+                top: &self.open_bpf,
+                top_layers,
             },
             Mech::SeccompInterp => Filter::Seccomp {
                 prog: self.bpf(sc.pol, Layout::Tree),
                 layers,
+                top: &self.open_bpf,
+                top_layers,
             },
         }
     }
@@ -275,7 +300,8 @@ impl Policies {
         let prog = match pol {
             Pol::None => return true,
             Pol::Ingo => &self.progs[0],
-            Pol::Allow | Pol::Allow16 => &self.progs[1],
+            // C allows everything: B decides under it.
+            Pol::Allow | Pol::Allow16 | Pol::Nested => &self.progs[1],
             Pol::Open => &self.progs[2],
         };
         let (nr, a) = p.call(0x1000);

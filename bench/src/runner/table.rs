@@ -66,7 +66,7 @@ pub(super) fn print_table(
         cfg.iters, cfg.reps, secs
     ));
     w(format!(
-        "policy A = Ingo's 4 rules + 3 ({} syscalls, {} BPF insns); B = {} syscalls, {} with argument rules ({} BPF insns tree, {} linear)",
+        "policy A = Ingo's 4 rules + 3 ({} syscalls, {} BPF insns); B = {} syscalls, {} with argument rules ({} BPF insns tree, {} linear); C = default allow; B+15xC = B under 15 layers of C",
         policy::rule_counts(&pols.progs[0]).0,
         pols.ingo_bpf.len(),
         policy::rule_counts(&pols.progs[1]).0,
@@ -111,7 +111,14 @@ pub(super) fn print_table(
     let mut machine = Vec::new();
     // Every slice in run order (10 per run), for the log only.
     let mut raw = Vec::new();
-    for pol in [Pol::None, Pol::Ingo, Pol::Allow, Pol::Allow16, Pol::Open] {
+    for pol in [
+        Pol::None,
+        Pol::Ingo,
+        Pol::Allow,
+        Pol::Allow16,
+        Pol::Nested,
+        Pol::Open,
+    ] {
         for &p in pol.probes() {
             let base = stat(Pol::None, "none", p, 0.5);
             for (i, sc) in scs.iter().enumerate() {
