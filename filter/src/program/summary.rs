@@ -35,6 +35,9 @@ const ALLOW: u16 = 1;
 const LOG: u16 = 2;
 const KILL: u16 = 3;
 const ERRNO: u16 = 4;
+/// Evaluate only some layers ([`ChainSummary::layers_to_evaluate`]); a
+/// code `lookup` treats as "evaluate", like every unknown one.
+const EVALUATE_SOME: u16 = 5;
 
 /// Per syscall number: the chain's verdict if it does not depend on the
 /// arguments (see the module docs).
@@ -149,7 +152,11 @@ impl ChainSummary {
                 (Some(o), Some(n)) => Some(o.combine(n)),
                 _ => None,
             };
-            *slot = encode(chain);
+            *slot = match encode(chain) {
+                // Some layer allows the call outright: name the others.
+                EVALUATE if *skip != 0 => EVALUATE_SOME,
+                c => c,
+            };
         }
         self.events = program.event_mask() | parent.map_or(0, ChainSummary::event_mask);
         self.depth = index.saturating_add(1);
@@ -158,16 +165,22 @@ impl ChainSummary {
     /// The layers of a chain of `depth` layers that must be evaluated for
     /// syscall `nr` when [`ChainSummary::lookup`] says "evaluate": bit `k`
     /// for the layer at depth `k` (0: the first installed), every layer
-    /// but those that allow `nr` outright. `None` when this summary is
-    /// not one of a chain of `depth` layers, or the chain is deeper than
-    /// the mask: evaluate every layer then.
+    /// but those that allow `nr` outright. `None` when no layer allows it
+    /// outright, when this summary is not one of a chain of `depth`
+    /// layers, or the chain is deeper than the mask: evaluate every layer
+    /// then.
     #[inline(always)]
     pub fn layers_to_evaluate(&self, nr: u32, depth: usize) -> Option<u16> {
-        if depth != self.depth as usize || self.depth > MASK_LAYERS {
+        // Only where some layer allows outright (beyond the table none
+        // does: each layer's default applies), so that a call every layer
+        // must judge pays one load here and walks the chain.
+        if self.codes.get(nr as usize) != Some(&EVALUATE_SOME)
+            || depth != self.depth as usize
+            || self.depth > MASK_LAYERS
+        {
             return None;
         }
         let all = u16::MAX.checked_shr(MASK_LAYERS - self.depth).unwrap_or(0);
-        // Beyond the table no layer allows outright (each one's default).
         Some(all & !self.skip.get(nr as usize).copied().unwrap_or(0))
     }
 
