@@ -147,7 +147,7 @@ impl Layer {
     /// summary names them; `Allow` changes no combined verdict), reached
     /// through `lineage`; a chain the summary cannot name layer by layer
     /// is walked whole.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
         let at = |k: usize| {
             if self.depth.checked_sub(1) == Some(k) {

@@ -160,7 +160,9 @@ impl Program {
     /// `args`. Allocates nothing, cannot panic, and ends after at most
     /// [`MAX_PROGRAM_PREDICATES`](super::super::limits::MAX_PROGRAM_PREDICATES)
     /// comparisons (jump targets only move forward).
-    #[inline]
+    // Always inlined: the chain walks call it once per layer (an
+    // out-of-line call costs a register save and restore per layer).
+    #[inline(always)]
     pub fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
         if self.always_allows(nr) {
             return Verdict::Allow;
