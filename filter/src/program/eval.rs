@@ -160,10 +160,16 @@ impl Program {
     /// `args`. Allocates nothing, cannot panic, and ends after at most
     /// [`MAX_PROGRAM_PREDICATES`](super::super::limits::MAX_PROGRAM_PREDICATES)
     /// comparisons (jump targets only move forward).
-    // Always inlined: the chain walks call it once per layer (an
-    // out-of-line call costs a register save and restore per layer).
-    #[inline(always)]
+    #[inline]
     pub fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
+        self.evaluate_inlined(nr, args)
+    }
+
+    /// [`Program::evaluate`], always inlined: [`evaluate_chain`] walks
+    /// every layer of a chain with it (a call per layer costs a register
+    /// save and restore each).
+    #[inline(always)]
+    fn evaluate_inlined(&self, nr: u32, args: &[u64; 6]) -> Verdict {
         if self.always_allows(nr) {
             return Verdict::Allow;
         }
@@ -310,7 +316,7 @@ pub fn evaluate_chain<'a>(
 ) -> Verdict {
     let mut acc = Verdict::Allow;
     for layer in layers {
-        acc = layer.evaluate(nr, args).combine(acc);
+        acc = layer.evaluate_inlined(nr, args).combine(acc);
         if acc == Verdict::Kill {
             break;
         }
@@ -337,12 +343,20 @@ pub fn evaluate_layers<'a>(
         // The newest layer left.
         let k = 15u32.wrapping_sub(left.leading_zeros());
         left &= !(1u16 << (k & 15));
-        acc = layer(k as usize)?.evaluate(nr, args).combine(acc);
+        acc = evaluate_one(layer(k as usize)?, nr, args).combine(acc);
         if acc == Verdict::Kill {
             break;
         }
     }
     Some(acc)
+}
+
+/// [`Program::evaluate`] as a call, for [`evaluate_layers`] (which runs
+/// few layers): [`evaluate_chain`], which runs them all, is where the
+/// evaluator is inlined.
+#[inline(never)]
+fn evaluate_one(p: &Program, nr: u32, args: &[u64; 6]) -> Verdict {
+    p.evaluate(nr, args)
 }
 
 /// [`evaluate_chain`] for an event: each layer's
