@@ -228,7 +228,9 @@ impl Program {
 
     /// Runs the predicate program from `pc` to its exit (an
     /// [`exit`] value; [`REJECT`] if it leaves the array or jumps back).
-    #[inline]
+    /// Always inlined, so that each evaluator has its own loop (a shared
+    /// out-of-line copy costs a call per layer).
+    #[inline(always)]
     fn run<I: Input>(&self, mut pc: usize, input: &I) -> u16 {
         loop {
             let Some(p) = self.preds.get(pc) else {
