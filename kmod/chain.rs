@@ -16,7 +16,7 @@ use kernel::alloc::KVBox;
 use kernel::sync::Arc;
 
 use crate::filter::{
-    evaluate_chain, evaluate_event_chain, evaluate_layers, ChainSummary, Event, EventInput,
+    evaluate_chain, evaluate_event_chain, evaluate_layers, ChainSummary, Event, EventInput, Plan,
     Program, Verdict,
 };
 use crate::report::LayerLimits;
@@ -132,34 +132,44 @@ impl Layer {
         self.iter().any(|l| core::ptr::eq(l, other))
     }
 
-    /// The chain's verdict for native syscall `nr` if it does not depend on
-    /// the arguments (one load, at any depth); `None`: [`Layer::evaluate`].
+    /// What judging native syscall `nr` takes (one load, at any depth): the
+    /// chain's verdict if it does not depend on the arguments, else which
+    /// [`Layer::evaluate_planned`] walk.
     #[inline(always)]
-    pub(crate) fn constant_verdict(&self, nr: u32) -> Option<Verdict> {
-        self.summary.lookup(nr)
+    pub(crate) fn plan(&self, nr: u32) -> Plan {
+        self.summary.plan(nr)
     }
 
     /// The verdict of the whole chain ending here for syscall `nr` with
     /// argument registers `args`: the most severe verdict of all layers,
     /// the newest layer's errno on a tie. Allocates nothing.
-    ///
-    /// Only the layers that do not allow `nr` outright are evaluated (the
-    /// summary names them; `Allow` changes no combined verdict), reached
-    /// through `lineage`; a chain the summary cannot name layer by layer
-    /// is walked whole.
-    #[inline(always)]
     pub(crate) fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
-        let at = |k: usize| {
-            if self.depth.checked_sub(1) == Some(k) {
-                Some(self.program())
-            } else {
-                self.lineage.get(k)?.as_deref().map(Layer::program)
-            }
+        self.evaluate_planned(self.plan(nr), nr, args)
+    }
+
+    /// [`Layer::evaluate`] with `plan` = [`Layer::plan`]`(nr)` already
+    /// known. For [`Plan::Some`] only the layers that do not allow `nr`
+    /// outright are evaluated (the summary names them; `Allow` changes no
+    /// combined verdict), reached through `lineage`; otherwise, or if the
+    /// summary cannot name them, every layer is.
+    #[inline(always)]
+    pub(crate) fn evaluate_planned(&self, plan: Plan, nr: u32, args: &[u64; 6]) -> Verdict {
+        let some = || {
+            let layers = self.summary.layers_to_evaluate(nr, self.depth)?;
+            let at = |k: usize| {
+                if self.depth.checked_sub(1) == Some(k) {
+                    Some(self.program())
+                } else {
+                    self.lineage.get(k)?.as_deref().map(Layer::program)
+                }
+            };
+            evaluate_layers(layers, at, nr, args)
         };
-        self.summary
-            .layers_to_evaluate(nr, self.depth)
-            .and_then(|layers| evaluate_layers(layers, at, nr, args))
-            .unwrap_or_else(|| evaluate_chain(self.iter().map(|l| l.program()), nr, args))
+        match plan {
+            Plan::Some => some(),
+            _ => None,
+        }
+        .unwrap_or_else(|| evaluate_chain(self.iter().map(|l| l.program()), nr, args))
     }
 
     /// The events any layer of the chain has rules for ([`Event::bit`]s;

@@ -18,7 +18,7 @@
 use kernel::bindings;
 use kernel::ffi::{c_long, c_void};
 
-use crate::filter::Verdict;
+use crate::filter::{Plan, Verdict};
 use crate::regs::SyscallRegs;
 use crate::report::{self, Recorded};
 use crate::selective;
@@ -117,12 +117,15 @@ pub(crate) unsafe extern "C" fn on_sys_enter(
         // rule applies; fail closed (each layer's default action, ENOSYS
         // for a deny-list, allowed only by event-only layers).
         (chain.compat_verdict(), None)
-    } else if let Some(v) = chain.constant_verdict(id as u32) {
-        // No layer looks at this syscall's arguments: one load.
-        (v, None)
     } else {
-        let args = frame.native_args();
-        (chain.evaluate(id as u32, &args), Some(args))
+        match chain.plan(id as u32) {
+            // No layer looks at this syscall's arguments: one load.
+            Plan::Constant(v) => (v, None),
+            plan => {
+                let args = frame.native_args();
+                (chain.evaluate_planned(plan, id as u32, &args), Some(args))
+            }
+        }
     };
     let args = || read.unwrap_or_else(|| frame.args());
     match verdict {

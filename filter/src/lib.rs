@@ -90,8 +90,8 @@ pub use compile::{compile, Scratch};
 pub use error::{Error, ErrorCode};
 pub use event::{Event, EventInput};
 pub use program::{
-    evaluate_chain, evaluate_event_chain, evaluate_layers, ChainSummary, Cmp, Program, Step, Test,
-    Verdict, ACCEPT, ENOSYS, REJECT,
+    evaluate_chain, evaluate_event_chain, evaluate_layers, ChainSummary, Cmp, Plan, Program, Step,
+    Test, Verdict, ACCEPT, ENOSYS, REJECT,
 };
 pub use uapi::tables::Arch;
 

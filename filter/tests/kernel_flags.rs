@@ -63,12 +63,17 @@ pub fn print(p: &filter::Program, w: &mut dyn core::fmt::Write) -> core::fmt::Re
 /// Every filter item kmod/*.rs names, at the path it names it by (keep in
 /// step with `grep -n filter:: kmod/*.rs`).
 pub mod kmod_paths {{
-    use crate::filter::{{compile, evaluate_chain, evaluate_layers, ChainSummary, Error as PolicyError, ErrorCode, Program, Scratch, Verdict}};
+    use crate::filter::{{compile, evaluate_chain, evaluate_layers, ChainSummary, Error as PolicyError, ErrorCode, Plan, Program, Scratch, Verdict}};
     const _: () = assert!(crate::filter::limits::MAX_POLICY_BYTES > 0 && crate::filter::Program::SIZE > 0);
     /// Uses them.
     pub fn uses(s: &mut Scratch, p: &mut Program, layers: &[Program], sum: &mut ChainSummary) -> (Verdict, usize, u32) {{
         sum.build(p, None);
         let v = evaluate_chain(layers, 0, &[0; 6]).combine(p.default_verdict());
+        let v = match (sum.plan(0), sum.layers_to_evaluate(0, layers.len())) {{
+            (Plan::Constant(c), _) => c,
+            (_, None) => v,
+            (_, Some(m)) => evaluate_layers(m, |k| layers.get(k), 0, &[0; 6]).unwrap_or(v),
+        }};
         let v = match sum.layers_to_evaluate(0, layers.len()) {{
             Some(m) => evaluate_layers(m, |k| layers.get(k), 0, &[0; 6]).unwrap_or(v),
             None => v,

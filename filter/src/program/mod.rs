@@ -23,5 +23,5 @@ pub(crate) mod view;
 
 pub use eval::{evaluate_chain, evaluate_event_chain, evaluate_layers, Verdict};
 pub use layout::{Program, ACCEPT, REJECT};
-pub use summary::ChainSummary;
+pub use summary::{ChainSummary, Plan};
 pub use view::{Cmp, Step, Test, ENOSYS};

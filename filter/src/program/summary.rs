@@ -39,6 +39,18 @@ const ERRNO: u16 = 4;
 /// code `lookup` treats as "evaluate", like every unknown one.
 const EVALUATE_SOME: u16 = 5;
 
+/// What judging one syscall takes ([`ChainSummary::plan`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Plan {
+    /// The chain's verdict, whatever the arguments.
+    Constant(Verdict),
+    /// Evaluate every layer.
+    Every,
+    /// Evaluate the layers [`ChainSummary::layers_to_evaluate`] names:
+    /// some allow the call outright.
+    Some,
+}
+
 /// Per syscall number: the chain's verdict if it does not depend on the
 /// arguments (see the module docs).
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -199,6 +211,20 @@ impl ChainSummary {
     #[inline(always)]
     pub fn lookup(&self, nr: u32) -> Option<Verdict> {
         decode(*self.codes.get(nr as usize)?)
+    }
+
+    /// [`ChainSummary::lookup`], and when the verdict depends on the
+    /// arguments, whether some layers may be skipped: one load.
+    #[inline(always)]
+    pub fn plan(&self, nr: u32) -> Plan {
+        match self.codes.get(nr as usize) {
+            Some(&EVALUATE_SOME) => Plan::Some,
+            Some(&c) => match decode(c) {
+                Some(v) => Plan::Constant(v),
+                None => Plan::Every,
+            },
+            None => Plan::Every,
+        }
     }
 }
 

@@ -563,6 +563,13 @@ fn skipping_layers_that_allow_changes_no_verdict() {
             let nr = sys.nr;
             // No mask where no layer allows outright: every layer runs.
             let all = u16::MAX >> (16 - depth);
+            // `plan` says the same as `lookup` and `layers_to_evaluate`.
+            let plan = match (s.lookup(nr), s.layers_to_evaluate(nr, depth)) {
+                (Some(v), _) => crate::Plan::Constant(v),
+                (None, Some(_)) => crate::Plan::Some,
+                (None, None) => crate::Plan::Every,
+            };
+            assert_eq!(s.plan(nr), plan, "nr {nr}");
             let mask = match (s.lookup(nr), s.layers_to_evaluate(nr, depth)) {
                 (Some(_), m) => {
                     assert_eq!(m, None, "a constant verdict has no mask");
@@ -598,6 +605,7 @@ fn skipping_layers_that_allow_changes_no_verdict() {
         }
         // Beyond the table no layer is skipped.
         assert_eq!(s.layers_to_evaluate(100_000, depth), None);
+        assert_eq!(s.plan(100_000), crate::Plan::Every);
     }
     assert!(
         masked >= 600 && skipped > 1000 && partial > 200,
