@@ -39,7 +39,7 @@ pub(crate) struct Layer {
     parent: Option<Arc<Layer>>,
     /// Every older layer of the chain by depth (`lineage[k]`: the layer at
     /// depth `k`, 0 the first installed; `None` from this layer's own depth
-    /// on), so that [`Layer::evaluate`] reaches the few layers a call
+    /// on), so that [`Layer::evaluate_planned`] reaches the few layers a call
     /// needs without walking the chain.
     lineage: [Option<Arc<Layer>>; MAX_LAYERS],
     /// The argument-independent verdicts of the chain ending here (built
@@ -141,15 +141,10 @@ impl Layer {
     }
 
     /// The verdict of the whole chain ending here for syscall `nr` with
-    /// argument registers `args`: the most severe verdict of all layers,
-    /// the newest layer's errno on a tie. Allocates nothing.
-    pub(crate) fn evaluate(&self, nr: u32, args: &[u64; 6]) -> Verdict {
-        self.evaluate_planned(self.plan(nr), nr, args)
-    }
-
-    /// [`Layer::evaluate`] with `plan` = [`Layer::plan`]`(nr)` already
-    /// known. For [`Plan::Some`] only the layers that do not allow `nr`
-    /// outright are evaluated (the summary names them; `Allow` changes no
+    /// argument registers `args`, `plan` being [`Layer::plan`]`(nr)`: the
+    /// most severe verdict of all layers, the newest layer's errno on a
+    /// tie. Allocates nothing. For [`Plan::Some`] only the layers that do
+    /// not allow `nr` outright are evaluated (the summary names them; `Allow` changes no
     /// combined verdict), reached through `lineage`; otherwise, or if the
     /// summary cannot name them, every layer is.
     #[inline(always)]
@@ -180,7 +175,7 @@ impl Layer {
     }
 
     /// The verdict of the whole chain ending here for `event`: layers
-    /// without rules for it allow; otherwise as [`Layer::evaluate`].
+    /// without rules for it allow; otherwise as [`Layer::evaluate_planned`].
     pub(crate) fn evaluate_event(&self, event: Event, input: &EventInput<'_>) -> Verdict {
         evaluate_event_chain(self.iter().map(|l| l.program()), event, input)
     }

@@ -25,7 +25,7 @@ use kernel::bindings;
 use kernel::ffi::{c_int, c_long, c_void};
 use kernel::prelude::*;
 
-use crate::filter::Verdict;
+use crate::filter::{Plan, Verdict};
 use crate::regs::SyscallRegs;
 use crate::report::{self, Recorded};
 use crate::task_state::{self, RcuReadSide};
@@ -74,7 +74,11 @@ pub(crate) unsafe extern "C" fn on_emulate_vsyscall(_data: *mut c_void, nr: c_in
     // frame is the one `emulate_vsyscall()` works on, used only here.
     let regs = unsafe { SyscallRegs::current() };
     let args = regs.args();
-    match chain.evaluate(id, &args) {
+    let verdict = match chain.plan(id) {
+        Plan::Constant(v) => v,
+        plan => chain.evaluate_planned(plan, id, &args),
+    };
+    match verdict {
         Verdict::Allow => {}
         Verdict::Log => report::record(Recorded::Log, task, id as c_long, true, &args, chain),
         Verdict::Errno(_) | Verdict::Kill => {
