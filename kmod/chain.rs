@@ -144,9 +144,9 @@ impl Layer {
     /// argument registers `args`, `plan` being [`Layer::plan`]`(nr)`: the
     /// most severe verdict of all layers, the newest layer's errno on a
     /// tie. Allocates nothing. For [`Plan::Some`] only the layers that do
-    /// not allow `nr` outright are evaluated (the summary names them; `Allow` changes no
-    /// combined verdict), reached through `lineage`; otherwise, or if the
-    /// summary cannot name them, every layer is.
+    /// not allow `nr` outright are evaluated (the summary names them;
+    /// `Allow` changes no combined verdict), reached through `lineage`;
+    /// otherwise, or if the summary cannot name them, every layer is.
     #[inline(always)]
     pub(crate) fn evaluate_planned(&self, plan: Plan, nr: u32, args: &[u64; 6]) -> Verdict {
         let some = || {
