@@ -160,11 +160,12 @@ impl Layer {
             };
             evaluate_layers(layers, at, nr, args)
         };
-        match plan {
-            Plan::Some => some(),
-            _ => None,
+        if plan == Plan::Some {
+            if let Some(v) = some() {
+                return v;
+            }
         }
-        .unwrap_or_else(|| evaluate_chain(self.iter().map(|l| l.program()), nr, args))
+        evaluate_chain(self.iter().map(|l| l.program()), nr, args)
     }
 
     /// The events any layer of the chain has rules for ([`Event::bit`]s;

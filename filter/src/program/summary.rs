@@ -217,13 +217,19 @@ impl ChainSummary {
     /// arguments, whether some layers may be skipped: one load.
     #[inline(always)]
     pub fn plan(&self, nr: u32) -> Plan {
-        match self.codes.get(nr as usize) {
-            Some(&EVALUATE_SOME) => Plan::Some,
-            Some(&c) => match decode(c) {
+        let Some(&c) = self.codes.get(nr as usize) else {
+            return Plan::Every;
+        };
+        // The common cases first, each one compare: allowed outright, then
+        // judged by every layer.
+        match c {
+            ALLOW => Plan::Constant(Verdict::Allow),
+            EVALUATE => Plan::Every,
+            EVALUATE_SOME => Plan::Some,
+            c => match decode(c) {
                 Some(v) => Plan::Constant(v),
                 None => Plan::Every,
             },
-            None => Plan::Every,
         }
     }
 }
