@@ -582,8 +582,10 @@ fn skipping_layers_that_allow_changes_no_verdict() {
                 }
                 (None, None) => all,
             };
+            // The last numbers of the table never skip (`SKIP_NR`).
+            let skippable = (nr as usize) < crate::program::summary::SKIP_NR;
             for (k, l) in layers.iter().enumerate() {
-                let allows = l.constant_verdict(nr) == Some(Verdict::Allow);
+                let allows = skippable && l.constant_verdict(nr) == Some(Verdict::Allow);
                 assert_eq!(
                     mask & (1 << k) == 0,
                     allows,
