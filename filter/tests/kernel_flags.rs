@@ -74,10 +74,6 @@ pub mod kmod_paths {{
             (_, None) => v,
             (_, Some(m)) => evaluate_layers(m, |k| layers.get(k), 0, &[0; 6]).unwrap_or(v),
         }};
-        let v = match sum.layers_to_evaluate(0, layers.len()) {{
-            Some(m) => evaluate_layers(m, |k| layers.get(k), 0, &[0; 6]).unwrap_or(v),
-            None => v,
-        }};
         let code = match compile(b"", &crate::uapi::tables::X86_64, s, p) {{
             Ok(()) => 0,
             Err(e) => {{
